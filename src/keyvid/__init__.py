@@ -1,0 +1,28 @@
+"""keyvid: one image + an action name -> a video, through keypoints learned without labels.
+
+An implementation of Kim et al., "Unsupervised Keypoint Learning for Guiding
+Class-Conditional Video Prediction", NeurIPS 2019.
+"""
+
+__version__ = "0.1.0"
+
+from keyvid.data import (  # noqa: E402
+    PENN_ACTIONS,
+    AugmentConfig,
+    DatasetWriter,
+    FramePairDataset,
+    PreparedDataset,
+    SequenceDataset,
+)
+from keyvid.errors import KeyvidError  # noqa: E402
+
+__all__ = [
+    "PENN_ACTIONS",
+    "AugmentConfig",
+    "DatasetWriter",
+    "FramePairDataset",
+    "KeyvidError",
+    "PreparedDataset",
+    "SequenceDataset",
+    "__version__",
+]

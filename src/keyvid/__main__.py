@@ -1,0 +1,5 @@
+import sys
+
+from keyvid.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""The ``keyvid`` command: a thin layer over the Python API.
+
+Each command group lives in its own module and registers its subcommands with
+``add_parser(subparsers)``. A ``KeyvidError`` (a user mistake or bad input)
+becomes one ``error:`` line and exit status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from keyvid import __version__
+from keyvid.cli import data as data_cli
+from keyvid.errors import KeyvidError
+
+COMMAND_GROUPS = (data_cli,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keyvid",
+        description="One image + an action name -> a video, through keypoints learned "
+        "without labels (Kim et al., NeurIPS 2019).",
+        epilog="Run `keyvid COMMAND --help` for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"keyvid {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in COMMAND_GROUPS:
+        group.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyvidError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

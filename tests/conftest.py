@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny generated datasets and the real clips folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keyvid.coords import to_pixels
+from keyvid.data.format import DatasetWriter
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ACTIONS = ("wave", "jump", "spin")
+
+
+def dot_video(rng: np.random.Generator, frames: int, size: int, joints: int = 3):
+    """A video of coloured dots on black moving along random lines, and the dots' positions."""
+    start = rng.uniform(-0.7, 0.7, size=(joints, 2))
+    end = rng.uniform(-0.7, 0.7, size=(joints, 2))
+    t = np.linspace(0, 1, frames)[:, None, None]
+    points = (start * (1 - t) + end * t).astype(np.float32)  # (T, J, 2)
+    video = np.zeros((frames, size, size, 3), dtype=np.uint8)
+    px = np.rint(to_pixels(points, (size, size))).astype(int)
+    for f in range(frames):
+        for j in range(joints):
+            x, y = px[f, j]
+            video[f, y, x] = (255, 255 * (j % 2), 80 * j)
+    return video, points
+
+
+def write_dot_dataset(
+    root: Path, *, train: int = 6, test: int = 3, frames: int = 8, size: int = 16
+):
+    rng = np.random.default_rng(0)
+    with DatasetWriter(root, actions=ACTIONS, size=(size, size), joint_names=("a", "b", "c")) as w:
+        for split, n in (("train", train), ("test", test)):
+            for i in range(n):
+                video, points = dot_video(rng, frames + i % 3, size)
+                w.add(split, f"{split}{i}", video, action=i % len(ACTIONS), joints=points)
+    return root
+
+
+@pytest.fixture
+def dot_dataset(tmp_path: Path) -> Path:
+    """A tiny prepared dataset (6 train, 3 test videos of 8-10 frames at 16×16, 3 joints)."""
+    return write_dot_dataset(tmp_path / "dots")
+
+
+@pytest.fixture
+def real_clips_dir() -> Path:
+    """``../shared/data/real-clips`` beside the project; skips where it is absent."""
+    folder = PROJECT_ROOT.parent / "shared" / "data" / "real-clips"
+    if not folder.is_dir():
+        pytest.skip(f"real clips folder {folder} is absent (it lives in shared/ beside the repo)")
+    return folder
