@@ -42,6 +42,12 @@ def write_dot_dataset(
 
 
 @pytest.fixture
+def make_dot_dataset():
+    """``write_dot_dataset`` itself, for tests that need several datasets or options."""
+    return write_dot_dataset
+
+
+@pytest.fixture
 def dot_dataset(tmp_path: Path) -> Path:
     """A tiny prepared dataset (6 train, 3 test videos of 8-10 frames at 16×16, 3 joints)."""
     return write_dot_dataset(tmp_path / "dots")

@@ -6,7 +6,7 @@ Class-Conditional Video Prediction", NeurIPS 2019.
 
 __version__ = "0.1.0"
 
-from keyvid.data import (  # noqa: E402
+from keyvid.data import (
     PENN_ACTIONS,
     AugmentConfig,
     DatasetWriter,
@@ -14,7 +14,7 @@ from keyvid.data import (  # noqa: E402
     PreparedDataset,
     SequenceDataset,
 )
-from keyvid.errors import KeyvidError  # noqa: E402
+from keyvid.errors import KeyvidError
 
 __all__ = [
     "PENN_ACTIONS",

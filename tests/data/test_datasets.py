@@ -18,7 +18,7 @@ def test_pairs_shapes_dtypes_and_same_video(dot_dataset):
     sample = ds[12]
     assert sample["source"].shape == (3, 16, 16) and sample["source"].dtype == torch.float32
     assert sample["target"].shape == (3, 16, 16)
-    assert 0 <= sample["source"].min() and sample["source"].max() <= 1
+    assert sample["source"].min() >= 0 and sample["source"].max() <= 1
     assert sample["source_joints"].shape == (3, 2)
     assert sample["action"].dtype == torch.int64 and sample["action"].item() == 1  # video 1
     batch = next(iter(DataLoader(ds, batch_size=4)))
@@ -103,5 +103,5 @@ def test_missing_pseudo_labels_is_a_clear_error(dot_dataset):
 
     from keyvid.errors import KeyvidError
 
-    with pytest.raises(KeyvidError, match="no pseudo-labels named 'x'.*extract-keypoints"):
+    with pytest.raises(KeyvidError, match=r"no pseudo-labels named 'x'.*extract-keypoints"):
         SequenceDataset(dot_dataset, keypoints="x")

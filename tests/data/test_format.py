@@ -5,11 +5,10 @@ import pytest
 
 from keyvid.data.format import DatasetWriter, PreparedDataset, read_metadata
 from keyvid.errors import KeyvidError
-from tests.conftest import write_dot_dataset
 
 
-def test_round_trip(tmp_path):
-    root = write_dot_dataset(tmp_path / "d")
+def test_round_trip(tmp_path, make_dot_dataset):
+    root = make_dot_dataset(tmp_path / "d")
     train = PreparedDataset(root, "train")
     assert len(train) == 6
     assert train.size == (16, 16)
@@ -35,11 +34,11 @@ def test_written_values_read_back_exactly(tmp_path):
         data.joints(0)
 
 
-def test_refuses_non_empty_output_unless_overwrite(tmp_path):
-    root = write_dot_dataset(tmp_path / "d")
-    with pytest.raises(KeyvidError, match="not empty.*--overwrite"):
-        write_dot_dataset(root)
-    write_dot_dataset(root.parent / "d2")
+def test_refuses_non_empty_output_unless_overwrite(tmp_path, make_dot_dataset):
+    root = make_dot_dataset(tmp_path / "d")
+    with pytest.raises(KeyvidError, match=r"not empty.*--overwrite"):
+        make_dot_dataset(root)
+    make_dot_dataset(root.parent / "d2")
     (root / "extra").write_text("x")
     with DatasetWriter(root, actions=["a"], size=(2, 2), overwrite=True) as w:
         w.add("train", "v", np.zeros((2, 2, 2, 3), np.uint8), action=0)
@@ -56,8 +55,8 @@ def test_failure_leaves_no_dataset_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_keeps_previous_dataset_on_overwrite(tmp_path):
-    root = write_dot_dataset(tmp_path / "d")
+def test_failure_keeps_previous_dataset_on_overwrite(tmp_path, make_dot_dataset):
+    root = make_dot_dataset(tmp_path / "d")
     with (
         pytest.raises(RuntimeError),
         DatasetWriter(root, actions=["a"], size=(2, 2), overwrite=True),
@@ -77,13 +76,13 @@ def test_unknown_split_and_bad_video(tmp_path):
         PreparedDataset(tmp_path / "d", "test")
 
 
-def test_not_a_dataset_and_corrupt_dataset(tmp_path):
+def test_not_a_dataset_and_corrupt_dataset(tmp_path, make_dot_dataset):
     with pytest.raises(KeyvidError, match="does not exist"):
         read_metadata(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
     with pytest.raises(KeyvidError, match="not a prepared keyvid dataset"):
         read_metadata(tmp_path / "empty")
-    root = write_dot_dataset(tmp_path / "d")
+    root = make_dot_dataset(tmp_path / "d")
     frames = root / "train" / "frames.u8"
     frames.write_bytes(frames.read_bytes()[:-10])  # truncated
     with pytest.raises(KeyvidError, match="incomplete or corrupt"):

@@ -155,7 +155,8 @@ class SequenceDataset(_SeededDataset):
             if not path.exists():
                 have = ", ".join(self.data.keypoint_sets()) or "none"
                 raise KeyvidError(
-                    f"no pseudo-labels named {keypoints!r} in {self.data.root} (available: {have}); "
+                    f"no pseudo-labels named {keypoints!r} in {self.data.root} "
+                    f"(available: {have}); "
                     "run `keyvid extract-keypoints` first"
                 )
             self.keypoints = np.load(path, mmap_mode="r")

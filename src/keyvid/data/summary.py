@@ -1,4 +1,4 @@
-"""What a prepared dataset holds (``keyvid data info``) and how it looks (``keyvid data preview``)."""
+"""What a prepared dataset holds (``keyvid data info``), how it looks (``data preview``)."""
 
 from __future__ import annotations
 
