@@ -13,9 +13,11 @@ import traceback
 
 from keyvid import __version__
 from keyvid.cli import data as data_cli
+from keyvid.cli import evaluate as evaluate_cli
+from keyvid.cli import train as train_cli
 from keyvid.errors import KeyvidError
 
-COMMAND_GROUPS = (data_cli,)
+COMMAND_GROUPS = (data_cli, train_cli, evaluate_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        return int(args.handler(args) or 0)
     except KeyvidError as e:
         if args.debug:
             traceback.print_exc()

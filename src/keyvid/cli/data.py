@@ -30,7 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--frames", type=int, default=40, help="frames per video (default: 40)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    synth.set_defaults(run=run_synth)
+    synth.set_defaults(handler=run_synth)
 
     preview = sub.add_parser("preview", help="write a GIF of a few videos with their joints")
     preview.add_argument("data", type=Path, help="prepared dataset folder")
@@ -40,12 +40,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     preview.add_argument("--scale", type=int, default=2, help="pixel upscaling factor (default: 2)")
     preview.add_argument("--fps", type=float, default=10.0, help="frames per second (default: 10)")
     preview.add_argument("--no-joints", action="store_true", help="do not draw ground-truth joints")
-    preview.set_defaults(run=run_preview)
+    preview.set_defaults(handler=run_preview)
 
     info = sub.add_parser("info", help="what a prepared dataset holds")
     info.add_argument("data", type=Path, help="prepared dataset folder")
     info.add_argument("--json", action="store_true", help="print a JSON object")
-    info.set_defaults(run=run_info)
+    info.set_defaults(handler=run_info)
 
 
 def run_synth(args: argparse.Namespace) -> None:

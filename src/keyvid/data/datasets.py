@@ -4,7 +4,9 @@ Randomness (which frames, which augmentation) comes from a generator seeded by
 ``(seed, epoch, index)``, not from global state: a sample is the same whatever
 the number of DataLoader workers, and a resumed run sees exactly the samples it
 would have seen. Call ``set_epoch`` at the start of each epoch, as with
-``DistributedSampler``.
+``DistributedSampler``; or pass indices beyond ``len(dataset)`` (as
+``InfiniteSampler`` does): ``index % len`` is the item and the whole index seeds
+its randomness.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class FramePairDataset(_SeededDataset):
     def __init__(self, data, **kwargs) -> None:
         super().__init__(data, **kwargs)
         self._starts = np.array([v.offset for v in self.data.videos], dtype=np.int64)
+        self._num_frames = sum(v.num_frames for v in self.data.videos)
         if any(v.num_frames < 2 for v in self.data.videos):
             raise KeyvidError(
                 f"{self.data.root}: frame pairs need videos of at least 2 frames; "
@@ -81,10 +84,11 @@ class FramePairDataset(_SeededDataset):
             )
 
     def __len__(self) -> int:
-        return sum(v.num_frames for v in self.data.videos)
+        return self._num_frames
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = self.rng(index)
+        index %= len(self)
         vi = int(np.searchsorted(self._starts, index, side="right") - 1)
         video = self.data.videos[vi]
         src = index - video.offset
@@ -166,6 +170,7 @@ class SequenceDataset(_SeededDataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = self.rng(index)
+        index %= len(self)
         video = self.data.videos[index]
         pos = sequence_indices(video.num_frames, self.length, rng if self.random_start else None)
         rows = slice(video.offset, video.offset + video.num_frames)

@@ -212,6 +212,18 @@ class PreparedDataset:
     def has_joints(self) -> bool:
         return self._joints is not None
 
+    @property
+    def all_frames(self) -> np.ndarray:
+        """Every frame of the split in storage order: a read-only (N, H, W, 3) uint8 map."""
+        return self._frames
+
+    @property
+    def all_joints(self) -> np.ndarray:
+        """Every frame's joints in storage order: (N, J, 2) float32."""
+        if self._joints is None:
+            raise KeyvidError(f"{self.root} has no ground-truth joints")
+        return self._joints
+
     def frames(self, i: int) -> np.ndarray:
         """Frames of video ``i``: a read-only (T, H, W, 3) uint8 view."""
         v = self.videos[i]

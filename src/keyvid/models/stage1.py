@@ -1,0 +1,52 @@
+"""Stage 1 as one module: the detector Q and the translator T trained together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from keyvid.config import propagate_shared, shared
+from keyvid.models.detector import DetectorConfig, KeypointDetector
+from keyvid.models.discriminator import DiscriminatorConfig
+from keyvid.models.translator import Translator, TranslatorConfig, TranslatorOutput
+
+
+@dataclass
+class Stage1ModelConfig:
+    """The networks of stage 1; values that must agree are set here once."""
+
+    num_keypoints: int = shared(40, into=("detector", "translator"))  # K (paper Sec. 3.2)
+    image_size: int = shared(128, into=("detector", "translator"))  # paper Sec. 3.2
+    analogy: bool = shared(True, into=("translator",))  # False: Jakab et al. 2018 baseline
+    mask: bool = shared(True, into=("translator",))  # False: no background mask
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    translator: TranslatorConfig = field(default_factory=TranslatorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+
+    def __post_init__(self) -> None:
+        propagate_shared(self)
+
+
+class Stage1Output(NamedTuple):
+    source_kp: torch.Tensor  # (B, K, 2)
+    target_kp: torch.Tensor  # (B, K, 2)
+    translation: TranslatorOutput
+
+
+class KeypointTranslator(nn.Module):
+    """Q and T: detect keypoints on both frames, translate the source towards the target."""
+
+    def __init__(self, config: Stage1ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.detector = KeypointDetector(config.detector)
+        self.translator = Translator(config.translator)
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor) -> Stage1Output:
+        """(B, 3, H, W) source and target frames in [0, 1] -> keypoints and translation."""
+        keypoints = self.detector(torch.cat([source, target]))  # one pass for both: (2B, K, 2)
+        source_kp, target_kp = keypoints.chunk(2)
+        return Stage1Output(source_kp, target_kp, self.translator(source, source_kp, target_kp))

@@ -1,0 +1,1 @@
+"""Inference: load trained models and use them (never trains)."""

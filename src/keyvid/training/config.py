@@ -1,0 +1,60 @@
+"""Training configs: what a YAML file under ``configs/`` holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from keyvid.config import choices
+from keyvid.data.augment import AugmentConfig
+from keyvid.models.stage1 import Stage1ModelConfig
+
+
+@dataclass
+class DataConfig:
+    root: str = "data/synth"  # a prepared dataset (keyvid data synth / prepare)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    num_workers: int = 2  # DataLoader worker processes; 0 loads in the training process
+
+
+@dataclass
+class Stage1LossConfig:
+    # "vgg": VGG-19 perceptual loss (paper Eq. for L_Q,T), needs ImageNet weights
+    # (vgg_weights or $KEYVID_VGG19_WEIGHTS); "vgg_random" / "pixel": offline substitutes.
+    reconstruction: str = choices("vgg", "vgg_random", "pixel", default="vgg")
+    vgg_weights: str | None = None
+    reconstruction_weight: float = 1.0  # λ1 (paper Sec. 3.2)
+    adversarial_weight: float = 1.0  # weight of -log D_im(v̂) (paper: 1); 0 drops D_im
+
+
+@dataclass
+class OptimConfig:
+    batch_size: int = 32  # paper Sec. 3.2 (the authors' released config uses 16)
+    lr: float = 1e-4  # Adam (paper Sec. 3.2)
+    betas: tuple[float, float] = (0.5, 0.999)  # paper Sec. 3.2
+    lr_decay: float = 0.95  # lr × 0.95 ...
+    lr_decay_every: int = 20000  # ... every 20k iterations (paper Sec. 3.2)
+    steps: int = 200000
+    seed: int = 0
+    device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+
+
+@dataclass
+class LogConfig:
+    log_every: int = 50  # scalars to metrics.jsonl / TensorBoard
+    sample_every: int = 1000  # image grids (paper Fig. 8 layout)
+    eval_every: int = 1000  # keypoint regression error when the data has joints; 0 = never
+    eval_train_frames: int = 3000  # frames used to fit / test the regression during training
+    eval_test_frames: int = 1500
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    tensorboard: bool = True
+
+
+@dataclass
+class Stage1Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: Stage1ModelConfig = field(default_factory=Stage1ModelConfig)
+    loss: Stage1LossConfig = field(default_factory=Stage1LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    log: LogConfig = field(default_factory=LogConfig)

@@ -1,0 +1,317 @@
+"""Stage 1 training: keypoints emerge from translating one frame of a video into another.
+
+Alternating updates (paper Sec. 2): Q and T minimise
+λ1·L_rec(v̂, v') − log D_im(v̂); then D_im minimises −log D_im(v') − log(1 − D_im(v̂)).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from keyvid.config import from_dict, to_dict
+from keyvid.data.datasets import FramePairDataset
+from keyvid.data.format import PreparedDataset
+from keyvid.errors import KeyvidError
+from keyvid.evaluation.keypoints import keypoint_regression_error
+from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.reconstruction import ReconstructionLoss
+from keyvid.models.discriminator import ImageDiscriminator
+from keyvid.models.stage1 import KeypointTranslator, Stage1Output
+from keyvid.training.checkpoint import (
+    Checkpoint,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from keyvid.training.config import Stage1Config
+from keyvid.training.run import RunLogger, logger, pick_device, prepare_run_dir
+from keyvid.training.sampler import InfiniteSampler, single_thread_worker
+from keyvid.training.samples import stage1_sample_grid
+
+KIND = "stage1"
+
+
+def generator_losses(
+    model: KeypointTranslator,
+    discriminator: ImageDiscriminator | None,
+    reconstruction: ReconstructionLoss,
+    batch: dict[str, torch.Tensor],
+    config: Stage1Config,
+) -> tuple[dict[str, torch.Tensor], Stage1Output]:
+    """Named losses of Q and T for one batch; ``total`` is what is minimised."""
+    out = model(batch["source"], batch["target"])
+    losses = {"reconstruction": reconstruction(out.translation.image, batch["target"])}
+    total = config.loss.reconstruction_weight * losses["reconstruction"]
+    if discriminator is not None:
+        losses["adversarial"] = generator_loss(discriminator(out.translation.image))
+        total = total + config.loss.adversarial_weight * losses["adversarial"]
+    losses["total"] = total
+    return losses, out
+
+
+def stage1_diagnostics(out: Stage1Output) -> dict[str, float]:
+    """Cheap signs of emergence: keypoints spread over the batch, mask coverage."""
+    kp = out.target_kp.detach()
+    stats = {
+        # Std over the batch of each keypoint, averaged: ~0 means keypoints ignore the image.
+        "kp_spread": float(kp.std(dim=0).mean()),
+        # Mean distance between distinct keypoints of one image: ~0 means they collapsed.
+        "kp_separation": float(torch.cdist(kp, kp).mean()),
+    }
+    if out.translation.mask is not None:
+        stats["mask_mean"] = float(out.translation.mask.detach().mean())
+    return stats
+
+
+@dataclass
+class Stage1State:
+    """Everything a step changes; saved in checkpoints for exact resume."""
+
+    model: KeypointTranslator
+    discriminator: ImageDiscriminator | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    step: int = 0
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        nets = {"detector": self.model.detector, "translator": self.model.translator}
+        if self.discriminator is not None:
+            nets["discriminator"] = self.discriminator
+        return nets
+
+
+def build_state(config: Stage1Config, device: torch.device) -> Stage1State:
+    model = KeypointTranslator(config.model).to(device)
+    disc = None
+    if config.loss.adversarial_weight > 0:
+        disc = ImageDiscriminator(config.model.discriminator).to(device)
+    opt = config.optim
+    opt_g = torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=opt.lr, betas=opt.betas) if disc else None
+    return Stage1State(model, disc, opt_g, opt_d)
+
+
+def restore_state(state: Stage1State, ckpt: Checkpoint) -> None:
+    """Load weights, optimiser and RNG state from a checkpoint written by this trainer."""
+    for name, net in state.networks().items():
+        try:
+            net.load_state_dict(ckpt.state_dict(name))
+        except RuntimeError as e:
+            raise KeyvidError(
+                f"checkpoint {ckpt.path} does not fit the configured {name} "
+                f"({str(e).splitlines()[0]}); resume with the config the run was started with"
+            ) from None
+    training = ckpt.training_state()
+    state.opt_g.load_state_dict(training["opt_g"])
+    if state.opt_d is not None:
+        state.opt_d.load_state_dict(training["opt_d"])
+    torch.set_rng_state(training["torch_rng"])
+    state.step = ckpt.step
+
+
+def learning_rate(config: Stage1Config, step: int) -> float:
+    """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2); stateless, so resume is exact."""
+    opt = config.optim
+    return opt.lr * opt.lr_decay ** (step // opt.lr_decay_every)
+
+
+def train_step(
+    state: Stage1State, reconstruction: ReconstructionLoss, batch: dict, config: Stage1Config
+) -> tuple[dict[str, float], Stage1Output]:
+    """One alternating update: Q and T first, then D_im on the same translation."""
+    lr = learning_rate(config, state.step)
+    for opt in (state.opt_g, state.opt_d):
+        for group in opt.param_groups if opt is not None else []:
+            group["lr"] = lr
+    disc = state.discriminator
+    if disc is not None:
+        disc.requires_grad_(False)  # its gradients come from its own step only
+    losses, out = generator_losses(state.model, disc, reconstruction, batch, config)
+    state.opt_g.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    state.opt_g.step()
+    logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
+    if disc is not None:
+        disc.requires_grad_(True)
+        fake = out.translation.image.detach()
+        d_loss = discriminator_loss(disc(batch["target"]), disc(fake))
+        state.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        state.opt_d.step()
+        logged["loss/discriminator"] = float(d_loss.detach())
+    state.step += 1
+    logged["lr"] = lr
+    return logged, out
+
+
+def train_stage1(
+    config: Stage1Config,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> Path:
+    """Train (or resume) stage 1 in ``run_dir``; returns the last checkpoint folder.
+
+    ``max_steps`` stops this call early (e.g. for a time-boxed session) without
+    changing the schedule, which always follows ``config.optim.steps``.
+    """
+    run_dir = Path(run_dir)
+    config_dict = to_dict(config)
+    ckpt_dir = run_dir / "checkpoints"
+    latest = latest_checkpoint(ckpt_dir) if resume else None
+    if resume and latest is not None:
+        ckpt = load_checkpoint(latest, kind=KIND)
+        if ckpt.config["model"] != config_dict["model"]:
+            raise KeyvidError(
+                f"the model in {run_dir}/config.yaml differs from the checkpoint's; "
+                "resume without model overrides"
+            )
+    prepare_run_dir(run_dir, config_dict, resume=resume)
+
+    opt = config.optim
+    torch.manual_seed(opt.seed)
+    if opt.threads > 0:
+        torch.set_num_threads(opt.threads)
+    device = pick_device(opt.device)
+    size = (config.model.image_size, config.model.image_size)
+    train_data = PreparedDataset(config.data.root, "train")
+    dataset = FramePairDataset(train_data, augment=config.data.augment, size=size, seed=opt.seed)
+    if len(dataset) < opt.batch_size:
+        raise KeyvidError(
+            f"{config.data.root} has {len(dataset)} frames, fewer than a batch of {opt.batch_size}"
+        )
+
+    state = build_state(config, device)
+    reconstruction = ReconstructionLoss.from_config(
+        config.loss.reconstruction, config.loss.vgg_weights
+    ).to(device)
+    logger.info("reconstruction loss: %s", reconstruction.description)
+    if latest is not None:
+        restore_state(state, ckpt)
+        logger.info("resumed from %s at step %d", latest, state.step)
+
+    sampler = InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size)
+    loader = DataLoader(
+        dataset,
+        batch_size=opt.batch_size,
+        sampler=sampler,
+        num_workers=config.data.num_workers,
+        worker_init_fn=single_thread_worker,
+        drop_last=True,
+        persistent_workers=config.data.num_workers > 0,
+        pin_memory=device.type == "cuda",
+    )
+    eval_data = _eval_splits(config)
+    sample_batch = _fixed_sample_batch(config, size) if config.log.sample_every > 0 else None
+    log = RunLogger(run_dir, tensorboard=config.log.tensorboard)
+    end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
+    bar = tqdm(
+        total=end,
+        initial=state.step,
+        desc="stage 1",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    t0, pairs_since, t_since = time.time(), 0, time.time()
+    last = None
+    try:
+        state.model.train()
+        for batch in loader:
+            if state.step >= end:
+                break
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            logged, out = train_step(state, reconstruction, batch, config)
+            pairs_since += opt.batch_size
+            step = state.step
+            if step % config.log.log_every == 0 or step == end:
+                logged.update(stage1_diagnostics(out))
+                logged["pairs_per_s"] = pairs_since / max(time.time() - t_since, 1e-9)
+                pairs_since, t_since = 0, time.time()
+                log.scalars(step, logged, elapsed=time.time() - t0)
+                bar.set_postfix(rec=f"{logged['loss/reconstruction']:.4f}", refresh=False)
+            if (
+                eval_data
+                and config.log.eval_every
+                and (step % config.log.eval_every == 0 or step == end)
+            ):
+                err = keypoint_regression_error(
+                    state.model.detector,
+                    *eval_data,
+                    max_train_frames=config.log.eval_train_frames,
+                    max_test_frames=config.log.eval_test_frames,
+                )
+                log.scalars(
+                    step, {"eval/keypoint_error": err["test_error"]}, elapsed=time.time() - t0
+                )
+                bar.write(
+                    f"step {step}: keypoint regression error {err['test_error']:.4f} of image size"
+                )
+            if sample_batch is not None and (step % config.log.sample_every == 0 or step == end):
+                grid = stage1_sample_grid(state.model, sample_batch)
+                log.image(step, "samples", grid)
+                _save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+            if step % config.log.checkpoint_every == 0 or step == end:
+                last = _checkpoint(run_dir, state, config_dict, config)
+            bar.update(1)
+    except KeyboardInterrupt:
+        logger.warning("interrupted: saving a checkpoint at step %d", state.step)
+        last = _checkpoint(run_dir, state, config_dict, config)
+        raise
+    finally:
+        bar.close()
+        log.close()
+    if last is None or int(last.name.split("_")[1]) != state.step:
+        last = _checkpoint(run_dir, state, config_dict, config)
+    return last
+
+
+def load_stage1_config(data: dict) -> Stage1Config:
+    """A ``Stage1Config`` from a checkpoint's or run's saved config dict."""
+    return from_dict(Stage1Config, data)
+
+
+def _checkpoint(run_dir: Path, state: Stage1State, config_dict: dict, config: Stage1Config) -> Path:
+    training = {"opt_g": state.opt_g.state_dict(), "torch_rng": torch.get_rng_state()}
+    if state.opt_d is not None:
+        training["opt_d"] = state.opt_d.state_dict()
+    return save_checkpoint(
+        run_dir / "checkpoints",
+        kind=KIND,
+        step=state.step,
+        networks=state.networks(),
+        config=config_dict,
+        training_state=training,
+        keep=config.log.keep_checkpoints,
+    )
+
+
+def _eval_splits(config: Stage1Config) -> tuple[PreparedDataset, PreparedDataset] | None:
+    train = PreparedDataset(config.data.root, "train")
+    if not train.has_joints or "test" not in train.meta["splits"]:
+        return None
+    return train, PreparedDataset(config.data.root, "test")
+
+
+def _fixed_sample_batch(config: Stage1Config, size: tuple[int, int], n: int = 6) -> dict:
+    """The same pairs for every sample grid of a run: test split if any, unaugmented."""
+    split = "test" if "test" in PreparedDataset(config.data.root).meta["splits"] else "train"
+    ds = FramePairDataset(PreparedDataset(config.data.root, split), size=size, seed=12345)
+    picks = np.linspace(0, len(ds) - 1, n).round().astype(int)
+    items = [ds[int(i)] for i in picks]
+    return {k: torch.stack([it[k] for it in items]) for k in ("source", "target")}
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    from keyvid.io import write_image
+
+    write_image(path, image)

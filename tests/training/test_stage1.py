@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from keyvid.config import load_config
+from keyvid.data.prepare import prepare_synthetic
+from keyvid.errors import KeyvidError
+from keyvid.training.config import Stage1Config
+from keyvid.training.stage1 import train_stage1
+
+TINY = [
+    "model.num_keypoints=4",
+    "model.image_size=32",
+    "model.detector.channels=4",
+    "model.detector.num_down=2",
+    "model.translator.channels=4",
+    "model.translator.max_channels=8",
+    "model.translator.feature_size=8",
+    "model.translator.sigma=0.15",
+    "model.discriminator.channels=4",
+    "model.discriminator.num_layers=3",
+    "loss.reconstruction=pixel",
+    "optim.batch_size=4",
+    "optim.lr=1e-3",
+    "optim.device=cpu",
+    "data.num_workers=0",
+    "log.log_every=1",
+    "log.eval_every=0",
+    "log.sample_every=0",
+    "log.tensorboard=false",
+]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "synth"
+    return prepare_synthetic(root, train=9, test=9, frames=6, progress=False)
+
+
+def tiny_config(synth, *extra: str) -> Stage1Config:
+    return load_config(Stage1Config, None, [*TINY, f"data.root={synth}", *extra])
+
+
+def losses(run) -> list[float]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss/reconstruction"] for r in rows if "loss/reconstruction" in r]
+
+
+def test_a_few_steps_decrease_the_loss(synth, tmp_path):
+    cfg = tiny_config(
+        synth, "optim.steps=40", "loss.adversarial_weight=0", "data.augment.flip=false"
+    )
+    last = train_stage1(cfg, tmp_path / "run", progress=False)
+    curve = losses(tmp_path / "run")
+    assert len(curve) == 40
+    assert sum(curve[-5:]) / 5 < 0.8 * sum(curve[:5]) / 5
+    assert last.name == "step_00000040"
+    assert (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_resume_continues_bit_identically(synth, tmp_path):
+    cfg = tiny_config(synth, "optim.steps=6", "log.checkpoint_every=3", "log.sample_every=3")
+    straight = train_stage1(cfg, tmp_path / "a", progress=False)
+    train_stage1(cfg, tmp_path / "b", progress=False, max_steps=3)
+    resumed = train_stage1(cfg, tmp_path / "b", resume=True, progress=False)
+    a, b = load_file(straight / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and any(k.startswith("discriminator.") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir()) == [
+        "step_00000003.png",
+        "step_00000006.png",
+    ]
+
+
+def test_resume_with_another_model_shape_is_refused(synth, tmp_path):
+    train_stage1(tiny_config(synth, "optim.steps=2"), tmp_path / "r", progress=False)
+    before = sorted((tmp_path / "r" / "checkpoints").iterdir())
+    with pytest.raises(KeyvidError, match="differs from the checkpoint"):
+        train_stage1(
+            tiny_config(synth, "optim.steps=4", "model.num_keypoints=6"),
+            tmp_path / "r",
+            resume=True,
+        )
+    assert sorted((tmp_path / "r" / "checkpoints").iterdir()) == before
+
+
+def test_a_used_run_folder_is_not_overwritten(synth, tmp_path):
+    train_stage1(tiny_config(synth, "optim.steps=1"), tmp_path / "r", progress=False)
+    with pytest.raises(KeyvidError, match="not empty; pass --resume"):
+        train_stage1(tiny_config(synth, "optim.steps=1"), tmp_path / "r", progress=False)
