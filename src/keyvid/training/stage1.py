@@ -222,7 +222,8 @@ def train_stage1(
         disable=not progress,
         dynamic_ncols=True,
     )
-    t0, pairs_since, t_since = time.time(), 0, time.time()
+    t0, t_since = time.time(), time.time()
+    window: dict[str, list[float]] = {}  # per-step scalars since the last log line
     last = None
     try:
         state.model.train()
@@ -231,14 +232,18 @@ def train_stage1(
                 break
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             logged, out = train_step(state, reconstruction, batch, config)
-            pairs_since += opt.batch_size
+            for k, v in logged.items():
+                window.setdefault(k, []).append(v)
             step = state.step
             if step % config.log.log_every == 0 or step == end:
-                logged.update(stage1_diagnostics(out))
-                logged["pairs_per_s"] = pairs_since / max(time.time() - t_since, 1e-9)
-                pairs_since, t_since = 0, time.time()
-                log.scalars(step, logged, elapsed=time.time() - t0)
-                bar.set_postfix(rec=f"{logged['loss/reconstruction']:.4f}", refresh=False)
+                # Losses are averaged over the window: one batch's value is too noisy to read.
+                means = {k: sum(v) / len(v) for k, v in window.items()}
+                means.update(stage1_diagnostics(out))
+                n = len(window["lr"])
+                means["pairs_per_s"] = n * opt.batch_size / max(time.time() - t_since, 1e-9)
+                window, t_since = {}, time.time()
+                log.scalars(step, means, elapsed=time.time() - t0)
+                bar.set_postfix(rec=f"{means['loss/reconstruction']:.4f}", refresh=False)
             if (
                 eval_data
                 and config.log.eval_every

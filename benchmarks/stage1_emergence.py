@@ -1,0 +1,129 @@
+"""Do keypoints emerge, how fast, and does the analogy help? (issue: stage 1 targets)
+
+Trains stage 1 on the synthetic data for the full method and the two ablations
+(no analogy = Jakab et al. 2018; no background mask), reads the keypoint
+regression error (IMM protocol, fraction of image size) that training logs
+against wall-clock time, evaluates each final checkpoint on the whole test split
+beside an untrained detector, and measures training throughput (pairs/s) at the
+synth and paper resolutions.
+
+    python -m benchmarks.stage1_emergence --data data/synth --steps 3000
+    python -m benchmarks.stage1_emergence --data data/synth --reuse full=runs/stage1-synth
+
+``--reuse VARIANT=RUN`` takes an existing run of the same config instead of training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import print_table, write_result
+from keyvid.config import load_config
+from keyvid.evaluation.report import evaluate_keypoints
+from keyvid.losses.reconstruction import ReconstructionLoss
+from keyvid.training.config import Stage1Config
+from keyvid.training.stage1 import build_state, train_stage1, train_step
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+VARIANTS = {
+    "full": [],
+    "no_analogy": ["model.analogy=false"],
+    "no_mask": ["model.mask=false"],
+}
+
+
+def emergence_curve(run: Path) -> list[dict]:
+    """(step, seconds, error) rows that training logged."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {"step": r["step"], "seconds": r["time"], "error": round(r["eval/keypoint_error"], 4)}
+        for r in rows
+        if "eval/keypoint_error" in r
+    ]
+
+
+def throughput(config_name: str, overrides: list[str], steps: int = 4) -> dict:
+    """Training pairs/s of the full method, measured on random batches (no data loading)."""
+    cfg = load_config(
+        Stage1Config, CONFIGS / f"{config_name}.yaml", ["optim.device=cpu", *overrides]
+    )
+    state = build_state(cfg, torch.device("cpu"))
+    loss = ReconstructionLoss.from_config(cfg.loss.reconstruction, cfg.loss.vgg_weights)
+    b, s = cfg.optim.batch_size, cfg.model.image_size
+    batch = {"source": torch.rand(b, 3, s, s), "target": torch.rand(b, 3, s, s)}
+    train_step(state, loss, batch, cfg)  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        train_step(state, loss, batch, cfg)
+    seconds = (time.perf_counter() - t) / steps
+    params = sum(p.numel() for p in state.model.parameters())
+    return {
+        "config": config_name,
+        "resolution": s,
+        "batch": b,
+        "reconstruction": loss.kind_in_use,
+        "adversarial": cfg.loss.adversarial_weight > 0,
+        "params_QT": params,
+        "s_per_step": round(seconds, 3),
+        "pairs_per_s": round(b / seconds, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per variant")
+    parser.add_argument("--runs", type=Path, default=Path("runs/emergence"))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--reuse", action="append", default=[], metavar="VARIANT=RUN")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+
+    reuse = dict(item.split("=", 1) for item in args.reuse)
+    rows, curves = [], {}
+    for variant in args.variants.split(","):
+        run = Path(reuse.get(variant, args.runs / variant))
+        if variant not in reuse:
+            overrides = [f"data.root={args.data}", f"optim.steps={args.steps}", *VARIANTS[variant]]
+            cfg = load_config(Stage1Config, CONFIGS / "synth.yaml", overrides)
+            train_stage1(cfg, run, resume=run.exists())
+        curves[variant] = emergence_curve(run)
+        final = evaluate_keypoints(run, args.data)
+        last = curves[variant][-1] if curves[variant] else {"step": None, "seconds": None}
+        rows.append({
+            "variant": variant,
+            "steps": last["step"],
+            "train_minutes": round(last["seconds"] / 60, 1) if last["seconds"] else None,
+            "test_error": round(final["test_error"], 4),
+            "untrained_error": round(final["untrained_test_error"], 4),
+            "ratio": round(final["ratio_to_untrained"], 3),
+            "run": str(run),
+        })  # fmt: skip
+    print_table(
+        rows, ["variant", "steps", "train_minutes", "test_error", "untrained_error", "ratio"]
+    )
+    speed = []
+    if not args.skip_throughput:
+        speed = [
+            throughput("synth", []),
+            throughput("penn", ["loss.reconstruction=pixel"], steps=2),
+        ]
+        print_table(speed, list(speed[0]))
+    write_result(
+        "stage1_emergence",
+        rows,
+        curves=curves,
+        throughput=speed,
+        protocol="linear regression keypoints -> 13 joints fit on train frames, mean L2 error "
+        "on test frames as a fraction of image size (IMM); curves from training's periodic eval "
+        "(3000 train / 1500 test frames), final figures on the whole test split",
+    )
+
+
+if __name__ == "__main__":
+    main()
