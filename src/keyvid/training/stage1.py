@@ -49,6 +49,9 @@ def generator_losses(
     out = model(batch["source"], batch["target"])
     losses = {"reconstruction": reconstruction(out.translation.image, batch["target"])}
     total = config.loss.reconstruction_weight * losses["reconstruction"]
+    if config.loss.synthesized_weight > 0 and out.translation.mask is not None:
+        losses["synthesized"] = reconstruction(out.translation.synthesized, batch["target"])
+        total = total + config.loss.synthesized_weight * losses["synthesized"]
     if discriminator is not None:
         losses["adversarial"] = generator_loss(discriminator(out.translation.image))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
