@@ -21,6 +21,11 @@ class DetectorConfig:
     num_down: int = 3  # stride-2 stages doubling channels (authors: 3, to 16×16×256 at 128)
     heatmap_stride: int = 1  # heatmaps at image_size / stride (authors: full resolution)
     coordinates: str = choices("axis", "2d", default="axis")  # soft-argmax: authors' code / Eq. 1
+    # Logits are multiplied by this before the softmax (1 in the paper). At 1 the
+    # initial heatmaps are nearly uniform, every keypoint sits at the image centre
+    # whatever the image, and the translator learns to ignore them (measured); a
+    # larger scale makes keypoints image-dependent from the first step.
+    heatmap_scale: float = 1.0
 
 
 class KeypointDetector(nn.Module):
@@ -65,4 +70,5 @@ class KeypointDetector(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) images in [0, 1] -> (B, K, 2) keypoints in [-1, 1]."""
-        return soft_argmax(self.heatmaps(images), self.config.coordinates)
+        heatmaps = self.heatmaps(images) * self.config.heatmap_scale
+        return soft_argmax(heatmaps, self.config.coordinates)

@@ -28,6 +28,9 @@ class Stage1LossConfig:
     # training the mask learns to copy the reference everywhere (m -> 1), which cuts the
     # gradient to s and so to the keypoints; this term keeps that path open.
     synthesized_weight: float = 0.0
+    # Not in the paper (0 there): keypoints must follow a random rotation/scale/shift
+    # of the image (Thewlis et al. 2017), a detector-only signal that needs no translator.
+    equivariance_weight: float = 0.0
 
 
 @dataclass

@@ -21,6 +21,7 @@ from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
 from keyvid.evaluation.keypoints import keypoint_regression_error
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.equivariance import equivariance_loss
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
@@ -52,6 +53,9 @@ def generator_losses(
     if config.loss.synthesized_weight > 0 and out.translation.mask is not None:
         losses["synthesized"] = reconstruction(out.translation.synthesized, batch["target"])
         total = total + config.loss.synthesized_weight * losses["synthesized"]
+    if config.loss.equivariance_weight > 0:
+        losses["equivariance"] = equivariance_loss(model.detector, batch["source"], out.source_kp)
+        total = total + config.loss.equivariance_weight * losses["equivariance"]
     if discriminator is not None:
         losses["adversarial"] = generator_loss(discriminator(out.translation.image))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
