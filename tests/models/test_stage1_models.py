@@ -99,3 +99,14 @@ def test_ablation_switches_change_the_architecture(frames):
 def test_discriminator_gives_patch_logits():
     d = ImageDiscriminator(DiscriminatorConfig(channels=8, num_layers=3))
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 1, 4, 4)
+
+
+def test_heatmap_scale_sharpens_keypoints(frames):
+    torch.manual_seed(0)
+    plain = KeypointTranslator(tiny()).detector
+    cfg = tiny()
+    cfg.detector.heatmap_scale = 16.0
+    sharp = KeypointTranslator(cfg).detector
+    sharp.load_state_dict(plain.state_dict())
+    # Same weights: a larger scale moves keypoints away from the flat-softmax centre.
+    assert sharp(frames[0]).std(dim=0).mean() > plain(frames[0]).std(dim=0).mean()
