@@ -31,6 +31,9 @@ class Stage1LossConfig:
     # Not in the paper (0 there): keypoints must follow a random rotation/scale/shift
     # of the image (Thewlis et al. 2017), a detector-only signal that needs no translator.
     equivariance_weight: float = 0.0
+    # Not in the paper (0 there): L1 on the pixels where target and reference differ,
+    # so that copying the reference is not a cheap optimum when the moving parts are small.
+    motion_weight: float = 0.0
 
 
 @dataclass

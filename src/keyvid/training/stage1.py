@@ -22,6 +22,7 @@ from keyvid.errors import KeyvidError
 from keyvid.evaluation.keypoints import keypoint_regression_error
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.equivariance import equivariance_loss
+from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
@@ -53,6 +54,11 @@ def generator_losses(
     if config.loss.synthesized_weight > 0 and out.translation.mask is not None:
         losses["synthesized"] = reconstruction(out.translation.synthesized, batch["target"])
         total = total + config.loss.synthesized_weight * losses["synthesized"]
+    if config.loss.motion_weight > 0:
+        losses["motion"] = motion_weighted_l1(
+            out.translation.image, batch["target"], batch["source"]
+        )
+        total = total + config.loss.motion_weight * losses["motion"]
     if config.loss.equivariance_weight > 0:
         losses["equivariance"] = equivariance_loss(model.detector, batch["source"], out.source_kp)
         total = total + config.loss.equivariance_weight * losses["equivariance"]
