@@ -62,3 +62,16 @@ def test_shipped_model_without_training_state(tmp_path):
     path = save_checkpoint(tmp_path, kind="t", step=1, networks=nets(), config={})
     with pytest.raises(KeyvidError, match="no training state"):
         load_checkpoint(path).training_state()
+
+
+def test_export_keeps_only_the_chosen_networks(tmp_path):
+    from keyvid.training.checkpoint import export_checkpoint
+
+    src = save_checkpoint(
+        tmp_path / "run", kind="t", step=7, networks=nets(), config={"x": 1}, training_state={}
+    )
+    out = export_checkpoint(src, tmp_path / "shipped", networks=("a",))
+    ckpt = load_checkpoint(out, kind="t")
+    assert ckpt.step == 7 and ckpt.config == {"x": 1}
+    assert {k.split(".")[0] for k in ckpt.weights} == {"a"}
+    assert not (out / "training_state.pt").exists()

@@ -133,6 +133,31 @@ def load_checkpoint(name_or_path: str | Path, kind: str | None = None) -> Checkp
     return Checkpoint(path, meta["kind"], int(meta["step"]), config, weights)
 
 
+def export_checkpoint(source: str | Path, dest: Path, *, networks: tuple[str, ...]) -> Path:
+    """Copy the inference part of a checkpoint (chosen networks, config, meta) to ``dest``.
+
+    This is how a shipped model is made: no optimiser state, no discriminator.
+    """
+    ckpt = load_checkpoint(source)
+    weights = {k: v for k, v in ckpt.weights.items() if k.split(".", 1)[0] in networks}
+    tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(weights, tmp / "model.safetensors")
+    (tmp / "config.yaml").write_text(yaml.safe_dump(ckpt.config, sort_keys=False))
+    meta = {
+        "kind": ckpt.kind,
+        "step": ckpt.step,
+        "keyvid_version": __version__,
+        "source": str(ckpt.path),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    return dest
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
