@@ -33,12 +33,32 @@ class TranslatorConfig:
     sigma: float = 0.07  # Gaussian std in [-1, 1] units (authors: inverse std 14.3)
     analogy: bool = True  # False: T sees only the target keypoints (Jakab et al. 2018)
     mask: bool = True  # False: no background mask, v̂ = s
+    # Not in the paper (False there): move the reference's features from each source
+    # keypoint to its target keypoint before decoding, erasing them where they were
+    # (the feature transport of Kulkarni et al. 2019, made an analogy: it needs only
+    # the reference image). It ties the output to the keypoints from the first step.
+    transport: bool = False
 
 
 class TranslatorOutput(NamedTuple):
     image: torch.Tensor  # (B, 3, H, W) v̂ = m·v + (1 − m)·s
     synthesized: torch.Tensor  # (B, 3, H, W) s
     mask: torch.Tensor | None  # (B, 1, H, W) m, 1 = copy the reference; None without a mask
+
+
+def transport_features(
+    features: torch.Tensor,
+    source_kp: torch.Tensor,
+    source_maps: torch.Tensor,
+    target_maps: torch.Tensor,
+) -> torch.Tensor:
+    """Erase (B, C, F, F) ``features`` near both keypoint sets; paste source features at targets."""
+    # Soft union of the keypoint regions: 1 where any keypoint is, 0 far from all.
+    keep = (1 - source_maps.amax(dim=1, keepdim=True)) * (1 - target_maps.amax(dim=1, keepdim=True))
+    grid = source_kp.unsqueeze(2)  # (B, K, 1, 2)
+    picked = F.grid_sample(features, grid, align_corners=True).squeeze(-1)  # (B, C, K)
+    pasted = torch.einsum("bck,bkhw->bchw", picked, target_maps)  # (B, C, F, F)
+    return keep * features + pasted
 
 
 class Translator(nn.Module):
@@ -80,9 +100,14 @@ class Translator(nn.Module):
     ) -> tuple:
         """Features of v plus keypoints (B, K, 2) -> (s, m) at full resolution."""
         size = features.shape[-1]
-        maps = [gaussian_maps(target_kp, size, self.config.sigma)]  # (B, K, F, F)
+        target_maps = gaussian_maps(target_kp, size, self.config.sigma)  # (B, K, F, F)
+        maps = [target_maps]
+        if self.config.analogy or self.config.transport:
+            source_maps = gaussian_maps(source_kp, size, self.config.sigma)
         if self.config.analogy:
-            maps.append(gaussian_maps(source_kp, size, self.config.sigma))
+            maps.append(source_maps)
+        if self.config.transport:
+            features = transport_features(features, source_kp, source_maps, target_maps)
         x = self.fuse(torch.cat([features, *maps], dim=1))
         for block in self.decoder:
             x = block(F.interpolate(x, scale_factor=2.0, mode="nearest"))
