@@ -110,3 +110,29 @@ def test_heatmap_scale_sharpens_keypoints(frames):
     sharp.load_state_dict(plain.state_dict())
     # Same weights: a larger scale moves keypoints away from the flat-softmax centre.
     assert sharp(frames[0]).std(dim=0).mean() > plain(frames[0]).std(dim=0).mean()
+
+
+def test_transport_moves_features_from_source_to_target_keypoint():
+    from keyvid.models.keypoints import gaussian_maps
+    from keyvid.models.translator import transport_features
+
+    features = torch.zeros(1, 2, 9, 9)
+    features[0, :, 2, 2] = torch.tensor([5.0, -3.0])  # something at (x, y) = (-0.5, -0.5)
+    src = torch.tensor([[[-0.5, -0.5]]])
+    tgt = torch.tensor([[[0.5, 0.25]]])  # pixel (row 5, col 6)
+    out = transport_features(features, src, gaussian_maps(src, 9, 0.1), gaussian_maps(tgt, 9, 0.1))
+    torch.testing.assert_close(out[0, :, 5, 6], torch.tensor([5.0, -3.0]))
+    assert out[0, :, 2, 2].abs().max() < 1e-3  # erased where it was
+
+
+def test_transport_switch_makes_the_output_follow_the_keypoints(frames):
+    torch.manual_seed(0)
+    cfg = tiny(analogy=False)
+    cfg.translator.transport = True
+    model = KeypointTranslator(cfg).eval()
+    src = frames[0]
+    kp = torch.zeros(3, 5, 2)
+    # Without the analogy the source keypoints reach T only through the transport.
+    a = model.translator(src, kp, kp)
+    b = model.translator(src, kp + 0.4, kp)
+    assert (a.image - b.image).abs().max() > 1e-3
