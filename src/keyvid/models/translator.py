@@ -38,6 +38,10 @@ class TranslatorConfig:
     # (the feature transport of Kulkarni et al. 2019, made an analogy: it needs only
     # the reference image). It ties the output to the keypoints from the first step.
     transport: bool = False
+    # Not in the paper (False there): give every decoder stage the keypoint maps at its
+    # own resolution, not only the 32×32 (here feature_size) fusion; the full-resolution
+    # layers then see where each keypoint is.
+    multiscale_maps: bool = False
 
 
 class TranslatorOutput(NamedTuple):
@@ -83,9 +87,10 @@ class Translator(nn.Module):
             conv_bn_relu(widths[n] + maps, widths[n]), conv_bn_relu(widths[n], widths[n])
         )
         # Decoder: 2× upsampling blocks back to full resolution (authors: 256 -> 128 -> 64).
+        extra = maps if config.multiscale_maps else 0
         self.decoder = nn.ModuleList(
             nn.Sequential(
-                conv_bn_relu(widths[i + 1], widths[i]), conv_bn_relu(widths[i], widths[i])
+                conv_bn_relu(widths[i + 1] + extra, widths[i]), conv_bn_relu(widths[i], widths[i])
             )
             for i in reversed(range(n))
         )
@@ -94,6 +99,13 @@ class Translator(nn.Module):
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) images in [0, 1] -> (B, C, F, F) features; reusable across targets."""
         return self.encoder(images * 2.0 - 1.0)
+
+    def keypoint_maps(self, source_kp: torch.Tensor, target_kp: torch.Tensor, size: int) -> list:
+        """Gaussian maps of k' (and of k with the analogy) at ``size``: [(B, K, size, size)]."""
+        maps = [gaussian_maps(target_kp, size, self.config.sigma)]
+        if self.config.analogy:
+            maps.append(gaussian_maps(source_kp, size, self.config.sigma))
+        return maps
 
     def render(
         self, features: torch.Tensor, source_kp: torch.Tensor, target_kp: torch.Tensor
@@ -110,7 +122,10 @@ class Translator(nn.Module):
             features = transport_features(features, source_kp, source_maps, target_maps)
         x = self.fuse(torch.cat([features, *maps], dim=1))
         for block in self.decoder:
-            x = block(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            if self.config.multiscale_maps:
+                x = torch.cat([x, *self.keypoint_maps(source_kp, target_kp, x.shape[-1])], dim=1)
+            x = block(x)
         out = self.head(x)  # (B, 4, H, W) or (B, 3, H, W)
         synthesized = torch.sigmoid(out[:, :3])
         mask = torch.sigmoid(out[:, 3:4]) if self.config.mask else None
