@@ -113,14 +113,13 @@ def test_heatmap_scale_sharpens_keypoints(frames):
 
 
 def test_transport_moves_features_from_source_to_target_keypoint():
-    from keyvid.models.keypoints import gaussian_maps
     from keyvid.models.translator import transport_features
 
     features = torch.zeros(1, 2, 9, 9)
     features[0, :, 2, 2] = torch.tensor([5.0, -3.0])  # something at (x, y) = (-0.5, -0.5)
     src = torch.tensor([[[-0.5, -0.5]]])
     tgt = torch.tensor([[[0.5, 0.25]]])  # pixel (row 5, col 6)
-    out = transport_features(features, src, gaussian_maps(src, 9, 0.1), gaussian_maps(tgt, 9, 0.1))
+    out = transport_features(features, src, tgt, sigma=0.1)
     torch.testing.assert_close(out[0, :, 5, 6], torch.tensor([5.0, -3.0]))
     assert out[0, :, 2, 2].abs().max() < 1e-3  # erased where it was
 
@@ -137,3 +136,13 @@ def test_transport_switch_makes_the_output_depend_on_source_keypoints(frames):
         out.synthesized.sum().backward()
         has_effect = src_kp.grad is not None and src_kp.grad.abs().sum() > 0
         assert has_effect == transport
+
+
+def test_multiscale_maps_feed_every_decoder_stage(frames):
+    plain = KeypointTranslator(tiny())
+    cfg = tiny()
+    cfg.translator.multiscale_maps = True
+    multi = KeypointTranslator(cfg)
+    for a, b in zip(plain.translator.decoder, multi.translator.decoder, strict=True):
+        assert b[0][0].in_channels - a[0][0].in_channels == 2 * 5  # k' and k maps
+    assert multi(*frames).translation.image.shape == (3, 3, 32, 32)

@@ -51,13 +51,13 @@ class TranslatorOutput(NamedTuple):
 
 
 def transport_features(
-    features: torch.Tensor,
-    source_kp: torch.Tensor,
-    source_maps: torch.Tensor,
-    target_maps: torch.Tensor,
+    features: torch.Tensor, source_kp: torch.Tensor, target_kp: torch.Tensor, sigma: float
 ) -> torch.Tensor:
     """Erase (B, C, F, F) ``features`` near both keypoint sets; paste source features at targets."""
-    # Soft union of the keypoint regions: 1 where any keypoint is, 0 far from all.
+    size = features.shape[-1]
+    source_maps = gaussian_maps(source_kp, size, sigma)  # (B, K, F, F)
+    target_maps = gaussian_maps(target_kp, size, sigma)
+    # Soft union of the keypoint regions: 0 where any keypoint is, 1 far from all.
     keep = (1 - source_maps.amax(dim=1, keepdim=True)) * (1 - target_maps.amax(dim=1, keepdim=True))
     grid = source_kp.unsqueeze(2)  # (B, K, 1, 2)
     picked = F.grid_sample(features, grid, align_corners=True).squeeze(-1)  # (B, C, K)
@@ -111,15 +111,9 @@ class Translator(nn.Module):
         self, features: torch.Tensor, source_kp: torch.Tensor, target_kp: torch.Tensor
     ) -> tuple:
         """Features of v plus keypoints (B, K, 2) -> (s, m) at full resolution."""
-        size = features.shape[-1]
-        target_maps = gaussian_maps(target_kp, size, self.config.sigma)  # (B, K, F, F)
-        maps = [target_maps]
-        if self.config.analogy or self.config.transport:
-            source_maps = gaussian_maps(source_kp, size, self.config.sigma)
-        if self.config.analogy:
-            maps.append(source_maps)
+        maps = self.keypoint_maps(source_kp, target_kp, features.shape[-1])
         if self.config.transport:
-            features = transport_features(features, source_kp, source_maps, target_maps)
+            features = transport_features(features, source_kp, target_kp, self.config.sigma)
         x = self.fuse(torch.cat([features, *maps], dim=1))
         for block in self.decoder:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
