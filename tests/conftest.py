@@ -41,6 +41,18 @@ def write_dot_dataset(
     return root
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """One intra-op thread for the whole suite: tests use tiny tensors, and with 2
+    threads on a busy 2-core machine OpenMP waits made small ops up to ~70× slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def make_dot_dataset():
     """``write_dot_dataset`` itself, for tests that need several datasets or options."""

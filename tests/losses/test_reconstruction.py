@@ -14,16 +14,6 @@ from keyvid.losses import DEFAULT_FALLBACK, ENV_VAR, ReconstructionLoss, multisc
 from keyvid.models.vgg import VGG19Features
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: with 2 threads on a busy 2-core machine, OpenMP waits make small
-    ops up to ~70× slower; one thread keeps these tests fast whatever else runs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg19-dcbb9e9d.pth"

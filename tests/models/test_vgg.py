@@ -21,16 +21,6 @@ from keyvid.models.vgg import (
 CONV_INDICES = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: with 2 threads on a busy 2-core machine, OpenMP waits make small
-    ops up to ~70× slower; one thread keeps these tests fast whatever else runs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def fake_torchvision_state(seed: int = 1) -> dict[str, torch.Tensor]:
     """Random values under torchvision's full vgg19 key set, classifier included."""
     state = {k: v.clone() for k, v in VGG19Features(seed=seed).state_dict().items()}
