@@ -130,3 +130,17 @@ def test_to_uint8() -> None:
     )
     np.testing.assert_array_equal(to_uint8(np.array([True, False])), [255, 0])
     np.testing.assert_array_equal(to_uint8(np.array([-5, 300])), [0, 255])
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    import numpy as np
+
+    from keyvid.io import write_image
+
+    path = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask

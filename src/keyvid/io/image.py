@@ -134,6 +134,10 @@ def atomic_output(path: Path) -> Iterator[Path]:
     tmp = _make_temp(path)
     try:
         yield tmp
+        # mkstemp creates 0600 files; give the output the usual permissions instead.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
