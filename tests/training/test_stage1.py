@@ -70,6 +70,12 @@ def test_resume_continues_bit_identically(synth, tmp_path):
     for key in a:
         assert torch.equal(a[key], b[key]), key
     assert losses(tmp_path / "a") == losses(tmp_path / "b")
+    # The resumed segment's clock continues from the first one's.
+    rows = [
+        json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    ]
+    times = [r["time"] for r in rows if "loss/reconstruction" in r]
+    assert times == sorted(times)
     assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir()) == [
         "step_00000003.png",
         "step_00000006.png",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -41,9 +40,11 @@ def prepare_run_dir(run_dir: Path, config: dict, *, resume: bool) -> None:
 class RunLogger:
     """Scalars to ``metrics.jsonl`` (always) and TensorBoard (when installed and enabled)."""
 
-    def __init__(self, run_dir: Path, *, tensorboard: bool) -> None:
-        self.metrics = open(run_dir / "metrics.jsonl", "a")  # noqa: SIM115 (closed in close())
-        self.start = time.time()
+    def __init__(self, run_dir: Path, *, tensorboard: bool, step: int = 0) -> None:
+        path = run_dir / "metrics.jsonl"
+        # A resumed run continues the clock where its checkpoint (at ``step``) left it.
+        self.time_offset = _logged_time(path, step)
+        self.metrics = open(path, "a")  # noqa: SIM115 (closed in close())
         self.tb = None
         if tensorboard:
             try:
@@ -54,6 +55,7 @@ class RunLogger:
                 logger.warning("tensorboard is not installed: logging to metrics.jsonl only")
 
     def scalars(self, step: int, values: dict[str, float], *, elapsed: float) -> None:
+        elapsed += self.time_offset
         row = {"step": step, "time": round(elapsed, 2), **{k: float(v) for k, v in values.items()}}
         self.metrics.write(json.dumps(row) + "\n")
         self.metrics.flush()
@@ -70,3 +72,18 @@ class RunLogger:
         self.metrics.close()
         if self.tb is not None:
             self.tb.close()
+
+
+def _logged_time(path: Path, step: int) -> float:
+    """Training seconds logged up to ``step`` (0 for a new run)."""
+    if step == 0 or not path.exists():
+        return 0.0
+    times = [0.0]
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash
+        if row.get("step", step + 1) <= step:
+            times.append(float(row.get("time", 0.0)))
+    return max(times)

@@ -225,7 +225,7 @@ def train_stage1(
     )
     eval_data = _eval_splits(config)
     sample_batch = _fixed_sample_batch(config, size) if config.log.sample_every > 0 else None
-    log = RunLogger(run_dir, tensorboard=config.log.tensorboard)
+    log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
     end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
     bar = tqdm(
         total=end,
