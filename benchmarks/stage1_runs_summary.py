@@ -30,6 +30,21 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def chain_segments(rows: list[dict]) -> list[dict]:
+    """Make the clock of a resumed run continuous.
+
+    Runs resumed before the trainer continued its clock restart ``time`` at 0 in
+    the new segment; add the time reached at the resumed step to that segment.
+    """
+    out, offset, last_raw = [], 0.0, 0.0
+    for row in rows:
+        if row["time"] < last_raw:  # the clock went back: a resumed segment began
+            offset = max((r["time"] for r in out if r["step"] < row["step"]), default=0.0)
+        last_raw = row["time"]
+        out.append({**row, "time": row["time"] + offset})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
@@ -46,7 +61,9 @@ def main() -> None:
             if base.get(k) != v
             and not k.startswith(("log.", "data.root", "optim.threads", "optim.steps"))
         }
-        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        metrics = chain_segments(
+            [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        )
         curve = [
             (m["step"], round(m["time"]), round(m["eval/keypoint_error"], 4))
             for m in metrics
