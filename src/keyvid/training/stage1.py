@@ -185,8 +185,8 @@ def train_stage1(
         ckpt = load_checkpoint(latest, kind=KIND)
         if ckpt.config["model"] != config_dict["model"]:
             raise KeyvidError(
-                f"the model in {run_dir}/config.yaml differs from the checkpoint's; "
-                "resume without model overrides"
+                f"the model config differs from the one of the checkpoint {latest}; "
+                "resume without model.* overrides (the run folder was left unchanged)"
             )
     prepare_run_dir(run_dir, config_dict, resume=resume)
 
