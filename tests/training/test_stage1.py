@@ -85,7 +85,7 @@ def test_resume_continues_bit_identically(synth, tmp_path):
 def test_resume_with_another_model_shape_is_refused(synth, tmp_path):
     train_stage1(tiny_config(synth, "optim.steps=2"), tmp_path / "r", progress=False)
     before = sorted((tmp_path / "r" / "checkpoints").iterdir())
-    with pytest.raises(KeyvidError, match="differs from the checkpoint"):
+    with pytest.raises(KeyvidError, match="model config differs from the one of the checkpoint"):
         train_stage1(
             tiny_config(synth, "optim.steps=4", "model.num_keypoints=6"),
             tmp_path / "r",
