@@ -4,7 +4,8 @@
 
 Each run's resolved config is diffed against configs/synth.yaml so the table says
 what was changed; the curves are the periodic evaluation of training (IMM
-protocol on 1500-3000 fit frames and 750-1500 test frames).
+protocol on 1500-3000 fit frames and 750-1500 test frames) against training
+seconds summed from the logged pairs/s (evaluation time excluded).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
 from benchmarks.common import print_table, write_result
+from keyvid.config import load_config, to_dict
+from keyvid.training.config import Stage1Config
 
 BASE = Path(__file__).resolve().parents[1] / "configs" / "synth.yaml"
 
@@ -30,19 +31,24 @@ def flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def chain_segments(rows: list[dict]) -> list[dict]:
-    """Make the clock of a resumed run continuous.
+def training_seconds(rows: list[dict], batch: int) -> dict[int, float]:
+    """Cumulative training seconds at each logged step, from the logged pairs/s.
 
-    Runs resumed before the trainer continued its clock restart ``time`` at 0 in
-    the new segment; add the time reached at the resumed step to that segment.
+    Robust to resumed runs (a killed segment's rows past its last checkpoint are
+    superseded by the resumed segment's rows for the same steps) and excludes the
+    time spent on periodic evaluation and sample grids.
     """
-    out, offset, last_raw = [], 0.0, 0.0
-    for row in rows:
-        if row["time"] < last_raw:  # the clock went back: a resumed segment began
-            offset = max((r["time"] for r in out if r["step"] < row["step"]), default=0.0)
-        last_raw = row["time"]
-        out.append({**row, "time": row["time"] + offset})
-    return out
+    speed = {r["step"]: r["pairs_per_s"] for r in rows if "pairs_per_s" in r}  # last row wins
+    seconds, total, previous = {}, 0.0, 0
+    for step in sorted(speed):
+        total += (step - previous) * batch / speed[step]
+        seconds[step], previous = total, step
+    return seconds
+
+
+def resolved(path: Path) -> dict:
+    """Every setting of a stage-1 config file, defaults filled in, flattened."""
+    return flatten(to_dict(load_config(Stage1Config, path)))
 
 
 def main() -> None:
@@ -51,24 +57,22 @@ def main() -> None:
     parser.add_argument("--name", default="stage1_diagnostics")
     parser.add_argument("--base", type=Path, default=BASE, help="config to diff against")
     args = parser.parse_args()
-    base = flatten(yaml.safe_load(args.base.read_text()))
+    base = resolved(args.base)
     rows = []
     for run in args.runs:
-        cfg = flatten(yaml.safe_load((run / "config.yaml").read_text()))
+        cfg = resolved(run / "config.yaml")
         changed = {
             k: v
             for k, v in cfg.items()
             if base.get(k) != v
             and not k.startswith(("log.", "data.root", "optim.threads", "optim.steps"))
         }
-        metrics = chain_segments(
-            [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        )
-        curve = [
-            (m["step"], round(m["time"]), round(m["eval/keypoint_error"], 4))
-            for m in metrics
-            if "eval/keypoint_error" in m
-        ]
+        metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        seconds = training_seconds(metrics, cfg["optim.batch_size"])
+        errors = {
+            m["step"]: m["eval/keypoint_error"] for m in metrics if "eval/keypoint_error" in m
+        }
+        curve = [(s, round(seconds[s]), round(e, 4)) for s, e in sorted(errors.items())]
         speed = [m["pairs_per_s"] for m in metrics if "pairs_per_s" in m]
         rows.append({
             "run": run.name,
