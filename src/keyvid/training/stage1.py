@@ -223,8 +223,8 @@ def train_stage1(
         persistent_workers=config.data.num_workers > 0,
         pin_memory=device.type == "cuda",
     )
-    eval_data = _eval_splits(config)
-    sample_batch = _fixed_sample_batch(config, size) if config.log.sample_every > 0 else None
+    eval_data = _eval_splits(train_data)
+    sample_batch = _fixed_sample_batch(train_data, size) if config.log.sample_every > 0 else None
     log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
     end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
     bar = tqdm(
@@ -313,17 +313,16 @@ def _checkpoint(run_dir: Path, state: Stage1State, config_dict: dict, config: St
     )
 
 
-def _eval_splits(config: Stage1Config) -> tuple[PreparedDataset, PreparedDataset] | None:
-    train = PreparedDataset(config.data.root, "train")
+def _eval_splits(train: PreparedDataset) -> tuple[PreparedDataset, PreparedDataset] | None:
     if not train.has_joints or "test" not in train.meta["splits"]:
         return None
-    return train, PreparedDataset(config.data.root, "test")
+    return train, PreparedDataset(train.root, "test")
 
 
-def _fixed_sample_batch(config: Stage1Config, size: tuple[int, int], n: int = 6) -> dict:
+def _fixed_sample_batch(train: PreparedDataset, size: tuple[int, int], n: int = 6) -> dict:
     """The same pairs for every sample grid of a run: test split if any, unaugmented."""
-    split = "test" if "test" in PreparedDataset(config.data.root).meta["splits"] else "train"
-    ds = FramePairDataset(PreparedDataset(config.data.root, split), size=size, seed=12345)
+    data = PreparedDataset(train.root, "test") if "test" in train.meta["splits"] else train
+    ds = FramePairDataset(data, size=size, seed=12345)
     picks = np.linspace(0, len(ds) - 1, n).round().astype(int)
     items = [ds[int(i)] for i in picks]
     return {k: torch.stack([it[k] for it in items]) for k in ("source", "target")}
