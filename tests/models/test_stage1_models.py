@@ -146,3 +146,30 @@ def test_multiscale_maps_feed_every_decoder_stage(frames):
     for a, b in zip(plain.translator.decoder, multi.translator.decoder, strict=True):
         assert b[0][0].in_channels - a[0][0].in_channels == 2 * 5  # k' and k maps
     assert multi(*frames).translation.image.shape == (3, 3, 32, 32)
+
+
+def test_warp_fetches_the_source_keypoint_neighbourhood_at_the_target():
+    from keyvid.models.translator import warp_by_keypoints
+
+    image = torch.zeros(1, 1, 33, 33)
+    image[0, 0, 7:10, 7:10] = 1.0  # a 3×3 blob centred on pixel (8, 8): (x, y) = (-0.5, -0.5)
+    src = torch.tensor([[[-0.5, -0.5]]])
+    tgt = torch.tensor([[[0.5, 0.25]]])  # pixel (row 20, col 24)
+    out = warp_by_keypoints(image, src, tgt, sigma=0.1, background=0.01)
+    assert out[0, 0, 20, 24] > 0.95  # arrived at the target keypoint
+    assert out[0, 0, 8, 8] == 1.0  # far from every target keypoint: copied unchanged
+    still = warp_by_keypoints(image, src, src, sigma=0.1, background=0.01)
+    torch.testing.assert_close(still, image)  # no motion, no change
+
+
+def test_warp_switch_makes_the_copy_path_follow_the_keypoints(frames):
+    for warp in (False, True):
+        torch.manual_seed(0)
+        cfg = tiny()
+        cfg.translator.warp = warp
+        model = KeypointTranslator(cfg)
+        kp = torch.zeros(3, 5, 2, requires_grad=True)
+        out = model.translator(frames[0], kp, torch.full((3, 5, 2), 0.3))
+        residual = out.image - (1 - out.mask) * out.synthesized  # m · (warped) reference
+        moved = not torch.allclose(residual, out.mask * frames[0])
+        assert moved == warp

@@ -42,6 +42,14 @@ class TranslatorConfig:
     # own resolution, not only the 32×32 (here feature_size) fusion; the full-resolution
     # layers then see where each keypoint is.
     multiscale_maps: bool = False
+    # Not in the paper (False there): the mask blends s with the reference *warped* by
+    # the keypoints (each target keypoint's neighbourhood is fetched from around its
+    # source keypoint, a fixed-weight zero-order motion field as in Monkey-Net /
+    # FOMM), not with the reference itself. The copy path then moves with the
+    # keypoints, so the reconstruction loss pulls them onto what moves from step 0.
+    warp: bool = False
+    warp_sigma: float = 0.1  # reach of each keypoint's motion, [-1, 1] units
+    warp_background: float = 0.1  # weight of "does not move"; a keypoint wins within ~2σ
 
 
 class TranslatorOutput(NamedTuple):
@@ -63,6 +71,30 @@ def transport_features(
     picked = F.grid_sample(features, grid, align_corners=True).squeeze(-1)  # (B, C, K)
     pasted = torch.einsum("bck,bkhw->bchw", picked, target_maps)  # (B, C, F, F)
     return keep * features + pasted
+
+
+def warp_by_keypoints(
+    images: torch.Tensor,
+    source_kp: torch.Tensor,
+    target_kp: torch.Tensor,
+    sigma: float,
+    background: float,
+) -> torch.Tensor:
+    """Backward-warp (B, C, H, W) ``images`` so that what was at each source keypoint
+    appears at its target keypoint; pixels far from every target keypoint stay put."""
+    b, _, h, w = images.shape
+    near = gaussian_maps(target_kp, (h, w), sigma)  # (B, K, H, W)
+    weights = near / (near.sum(dim=1, keepdim=True) + background)  # (B, K, H, W), sum < 1
+    # A target pixel near k'_i comes from the same offset around k_i.
+    flow = torch.einsum("bkhw,bkc->bhwc", weights, source_kp - target_kp)  # (B, H, W, 2)
+    ys, xs = torch.meshgrid(
+        torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype),
+        torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype),
+        indexing="ij",
+    )
+    identity = torch.stack([xs, ys], dim=-1)  # (H, W, 2) as (x, y)
+    grid = identity + flow  # (B, H, W, 2)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=True)
 
 
 class Translator(nn.Module):
@@ -139,5 +171,11 @@ class Translator(nn.Module):
         if features is None:
             features = self.encode(images)
         s, m = self.render(features, source_kp, target_kp)
-        out = s if m is None else m * images + (1 - m) * s
+        if m is None:
+            return TranslatorOutput(s, s, None)
+        base = images
+        if self.config.warp:
+            c = self.config
+            base = warp_by_keypoints(images, source_kp, target_kp, c.warp_sigma, c.warp_background)
+        out = m * base + (1 - m) * s
         return TranslatorOutput(out, s, m)

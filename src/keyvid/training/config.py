@@ -34,6 +34,10 @@ class Stage1LossConfig:
     # Not in the paper (0 there): L1 on the pixels where target and reference differ,
     # so that copying the reference is not a cheap optimum when the moving parts are small.
     motion_weight: float = 0.0
+    # Not in the paper (0 there): keypoints of one image repel each other within
+    # separation_sigma (Zhang et al. 2018), so they spread from the torso to the limbs.
+    separation_weight: float = 0.0
+    separation_sigma: float = 0.1
 
 
 @dataclass

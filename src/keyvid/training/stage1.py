@@ -24,6 +24,7 @@ from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.equivariance import equivariance_loss
 from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
+from keyvid.losses.separation import separation_loss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.checkpoint import (
@@ -62,6 +63,10 @@ def generator_losses(
     if config.loss.equivariance_weight > 0:
         losses["equivariance"] = equivariance_loss(model.detector, batch["source"], out.source_kp)
         total = total + config.loss.equivariance_weight * losses["equivariance"]
+    if config.loss.separation_weight > 0:
+        both = torch.cat([out.source_kp, out.target_kp])  # (2B, K, 2)
+        losses["separation"] = separation_loss(both, config.loss.separation_sigma)
+        total = total + config.loss.separation_weight * losses["separation"]
     if discriminator is not None:
         losses["adversarial"] = generator_loss(discriminator(out.translation.image))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
