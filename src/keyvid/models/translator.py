@@ -82,7 +82,7 @@ def warp_by_keypoints(
 ) -> torch.Tensor:
     """Backward-warp (B, C, H, W) ``images`` so that what was at each source keypoint
     appears at its target keypoint; pixels far from every target keypoint stay put."""
-    b, _, h, w = images.shape
+    h, w = images.shape[-2:]
     near = gaussian_maps(target_kp, (h, w), sigma)  # (B, K, H, W)
     weights = near / (near.sum(dim=1, keepdim=True) + background)  # (B, K, H, W), sum < 1
     # A target pixel near k'_i comes from the same offset around k_i.
