@@ -7,10 +7,12 @@ against wall-clock time, evaluates each final checkpoint on the whole test split
 beside an untrained detector, and measures training throughput (pairs/s) at the
 synth and paper resolutions.
 
-    python -m benchmarks.stage1_emergence --data data/synth --steps 3000
+    python -m benchmarks.stage1_emergence --data data/synth --steps 2000
     python -m benchmarks.stage1_emergence --data data/synth --reuse full=runs/stage1-synth
 
-``--reuse VARIANT=RUN`` takes an existing run of the same config instead of training.
+``--reuse VARIANT=RUN`` takes an existing run of the same config instead of training;
+its curve is cut at ``--steps`` and its checkpoint at that step is evaluated (the
+latest one if that step was not kept), so every variant is compared at equal steps.
 """
 
 from __future__ import annotations
@@ -37,14 +39,20 @@ VARIANTS = {
 }
 
 
-def emergence_curve(run: Path) -> list[dict]:
-    """(step, seconds, error) rows that training logged."""
+def emergence_curve(run: Path, max_step: int) -> list[dict]:
+    """(step, seconds, error) rows that training logged, up to ``max_step``."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return [
         {"step": r["step"], "seconds": r["time"], "error": round(r["eval/keypoint_error"], 4)}
         for r in rows
-        if "eval/keypoint_error" in r
+        if "eval/keypoint_error" in r and r["step"] <= max_step
     ]
+
+
+def checkpoint_at(run: Path, step: int) -> Path:
+    """The run's checkpoint at ``step`` if it was kept, else the run (its latest)."""
+    ckpt = run / "checkpoints" / f"step_{step:08d}"
+    return ckpt if ckpt.is_dir() else run
 
 
 def throughput(config_name: str, overrides: list[str], steps: int = 4) -> dict:
@@ -77,7 +85,8 @@ def throughput(config_name: str, overrides: list[str], steps: int = 4) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
-    parser.add_argument("--steps", type=int, default=3000, help="training steps per variant")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per variant")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per training")
     parser.add_argument("--runs", type=Path, default=Path("runs/emergence"))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--reuse", action="append", default=[], metavar="VARIANT=RUN")
@@ -89,11 +98,16 @@ def main() -> None:
     for variant in args.variants.split(","):
         run = Path(reuse.get(variant, args.runs / variant))
         if variant not in reuse:
-            overrides = [f"data.root={args.data}", f"optim.steps={args.steps}", *VARIANTS[variant]]
+            overrides = [
+                f"data.root={args.data}",
+                f"optim.steps={args.steps}",
+                f"optim.threads={args.threads}",
+                *VARIANTS[variant],
+            ]
             cfg = load_config(Stage1Config, CONFIGS / "synth.yaml", overrides)
             train_stage1(cfg, run, resume=run.exists())
-        curves[variant] = emergence_curve(run)
-        final = evaluate_keypoints(run, args.data)
+        curves[variant] = emergence_curve(run, args.steps)
+        final = evaluate_keypoints(checkpoint_at(run, args.steps), args.data)
         last = curves[variant][-1] if curves[variant] else {"step": None, "seconds": None}
         rows.append({
             "variant": variant,
@@ -102,12 +116,15 @@ def main() -> None:
             "test_error": round(final["test_error"], 4),
             "untrained_error": round(final["untrained_test_error"], 4),
             "ratio": round(final["ratio_to_untrained"], 3),
+            "checkpoint_step": final.get("step"),
             "run": str(run),
         })  # fmt: skip
     print_table(
         rows, ["variant", "steps", "train_minutes", "test_error", "untrained_error", "ratio"]
     )
     speed = []
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if not args.skip_throughput:
         speed = [
             throughput("synth", []),

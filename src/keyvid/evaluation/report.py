@@ -16,7 +16,7 @@ def evaluate_keypoints(
     checkpoint: str | Path, data: str | Path, *, max_train_frames: int | None = 8000
 ) -> dict:
     """IMM-protocol keypoint error of a stage-1 checkpoint, beside an untrained detector's."""
-    model, _ = load_stage1(checkpoint)
+    model, ckpt = load_stage1(checkpoint)
     train, test = PreparedDataset(data, "train"), PreparedDataset(data, "test")
     result = keypoint_regression_error(
         model.detector, train, test, max_train_frames=max_train_frames, progress=True
@@ -26,6 +26,7 @@ def evaluate_keypoints(
     reference = keypoint_regression_error(untrained, train, test, max_train_frames=max_train_frames)
     return {
         "checkpoint": str(checkpoint),
+        "step": ckpt.step,
         "data": str(data),
         "test_error": result["test_error"],
         "untrained_test_error": reference["test_error"],
