@@ -12,6 +12,7 @@ class Inner:
     rate: float = 0.5
     mode: str = choices("a", "b", default="a")
     pair: tuple[int, int] = (1, 2)
+    steps: tuple[int, ...] = ()
 
 
 @dataclass
@@ -27,6 +28,9 @@ def test_defaults_and_nested_values():
     cfg = from_dict(Outer, {"count": 7, "inner": {"rate": 2, "mode": "b", "pair": [3, 4]}})
     assert cfg.count == 7 and cfg.inner.rate == 2.0 and isinstance(cfg.inner.rate, float)
     assert cfg.inner.pair == (3, 4) and cfg.inner.mode == "b" and cfg.path is None
+    assert cfg.inner.steps == ()
+    assert from_dict(Inner, {"steps": [5, 10, 20]}).steps == (5, 10, 20)
+    assert to_dict(from_dict(Inner, {"steps": [5]}))["steps"] == [5]
 
 
 @pytest.mark.parametrize(
@@ -39,6 +43,8 @@ def test_defaults_and_nested_values():
         ({"flag": "yes please"}, "config key flag must be true or false"),
         ({"inner": {"mode": "c"}}, "config key inner.mode must be one of a, b; got 'c'"),
         ({"inner": {"pair": [1]}}, "config key inner.pair must be a list of 2 values"),
+        ({"inner": {"steps": 5}}, "config key inner.steps must be a list"),
+        ({"inner": {"steps": [5, "x"]}}, "config key inner.steps must be an integer"),
         ({"inner": 3}, "config section inner must be a mapping"),
     ],
 )

@@ -144,6 +144,10 @@ def _convert(value: Any, hint: Any, key: str, f: dataclasses.Field) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _convert(value, inner[0], key, f)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:  # tuple[int, ...]
+        if not isinstance(value, list | tuple):
+            raise _type_error(key, "a list", value)
+        return tuple(_convert(v, args[0], key, f) for v in value)
     if origin is tuple:
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise _type_error(key, f"a list of {len(args)} values", value)

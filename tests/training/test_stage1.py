@@ -98,3 +98,18 @@ def test_a_used_run_folder_is_not_overwritten(synth, tmp_path):
     train_stage1(tiny_config(synth, "optim.steps=1"), tmp_path / "r", progress=False)
     with pytest.raises(KeyvidError, match="not empty; pass --resume"):
         train_stage1(tiny_config(synth, "optim.steps=1"), tmp_path / "r", progress=False)
+
+
+def test_learning_rate_follows_decay_and_milestones(synth):
+    from keyvid.training.stage1 import learning_rate
+
+    cfg = tiny_config(
+        synth,
+        "optim.lr_decay=0.5",
+        "optim.lr_decay_every=10",
+        "optim.lr_milestones=[15, 30]",
+        "optim.lr_milestone_factor=0.1",
+    )
+    expected = {0: 1e-3, 9: 1e-3, 10: 5e-4, 15: 5e-5, 29: 2.5e-5, 30: 1.25e-6}
+    for step, lr in expected.items():
+        assert learning_rate(cfg, step) == pytest.approx(lr)

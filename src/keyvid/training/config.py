@@ -47,6 +47,10 @@ class OptimConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # paper Sec. 3.2
     lr_decay: float = 0.95  # lr × 0.95 ...
     lr_decay_every: int = 20000  # ... every 20k iterations (paper Sec. 3.2)
+    # Not in the paper (none there): steps at which lr is further multiplied by
+    # lr_milestone_factor, to settle the keypoints at the end of a short run.
+    lr_milestones: tuple[int, ...] = ()
+    lr_milestone_factor: float = 0.1
     steps: int = 200000
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...

@@ -135,9 +135,13 @@ def restore_state(state: Stage1State, ckpt: Checkpoint) -> None:
 
 
 def learning_rate(config: Stage1Config, step: int) -> float:
-    """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2); stateless, so resume is exact."""
+    """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2) × factor per milestone passed.
+
+    Stateless (a function of the step only), so resume is exact.
+    """
     opt = config.optim
-    return opt.lr * opt.lr_decay ** (step // opt.lr_decay_every)
+    passed = sum(step >= m for m in opt.lr_milestones)
+    return opt.lr * opt.lr_decay ** (step // opt.lr_decay_every) * opt.lr_milestone_factor**passed
 
 
 def train_step(
