@@ -34,7 +34,8 @@ from keyvid.training.stage1 import build_state, train_stage1, train_step
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 VARIANTS = {
     "full": [],
-    "no_analogy": ["model.analogy=false"],
+    # T sees only k' (Jakab et al. 2018): the feature transport uses k, so it goes too.
+    "no_analogy": ["model.analogy=false", "model.translator.transport=false"],
     "no_mask": ["model.mask=false"],
 }
 

@@ -8,7 +8,7 @@ from keyvid.models import (
     Stage1ModelConfig,
 )
 from keyvid.models.detector import DetectorConfig
-from keyvid.models.translator import TranslatorConfig
+from keyvid.models.translator import Translator, TranslatorConfig
 
 
 def tiny(**kw) -> Stage1ModelConfig:
@@ -124,18 +124,23 @@ def test_transport_moves_features_from_source_to_target_keypoint():
     assert out[0, :, 2, 2].abs().max() < 1e-3  # erased where it was
 
 
-def test_transport_switch_makes_the_output_depend_on_source_keypoints(frames):
-    # Without the analogy, the source keypoints reach T only through the transport.
-    for transport in (False, True):
-        torch.manual_seed(0)
-        cfg = tiny(analogy=False)
-        cfg.translator.transport = transport
-        model = KeypointTranslator(cfg)
-        src_kp = torch.zeros(3, 5, 2, requires_grad=True)
-        out = model.translator(frames[0], src_kp, torch.full((3, 5, 2), 0.3))
-        out.synthesized.sum().backward()
-        has_effect = src_kp.grad is not None and src_kp.grad.abs().sum() > 0
-        assert has_effect == transport
+def test_without_the_analogy_the_translator_never_sees_source_keypoints(frames):
+    model = KeypointTranslator(tiny(analogy=False))
+    src_kp = torch.zeros(3, 5, 2, requires_grad=True)
+    out = model.translator(frames[0], src_kp, torch.full((3, 5, 2), 0.3))
+    out.image.sum().backward()
+    assert src_kp.grad is None
+
+
+@pytest.mark.parametrize("switch", ["transport", "warp"])
+def test_source_keypoint_switches_need_the_analogy(switch):
+    from keyvid.config import from_dict
+    from keyvid.errors import KeyvidError
+
+    with pytest.raises(KeyvidError, match=f"translator.{switch} needs model.analogy=true"):
+        from_dict(Stage1ModelConfig, {"analogy": False, "translator": {switch: True}})
+    with pytest.raises(ValueError, match="needs the analogy"):
+        Translator(TranslatorConfig(analogy=False, **{switch: True}))
 
 
 def test_multiscale_maps_feed_every_decoder_stage(frames):

@@ -52,6 +52,10 @@ class TranslatorConfig:
     warp_background: float = 0.1  # weight of "does not move"; a keypoint wins within ~2σ
 
 
+# Options that use the source keypoints k, so they are part of the analogy.
+SOURCE_KEYPOINT_SWITCHES = ("transport", "warp")
+
+
 class TranslatorOutput(NamedTuple):
     image: torch.Tensor  # (B, 3, H, W) v̂ = m·v + (1 − m)·s
     synthesized: torch.Tensor  # (B, 3, H, W) s
@@ -101,6 +105,9 @@ class Translator(nn.Module):
     def __init__(self, config: TranslatorConfig) -> None:
         super().__init__()
         self.config = config
+        for switch in SOURCE_KEYPOINT_SWITCHES:
+            if getattr(config, switch) and not config.analogy:
+                raise ValueError(f"translator {switch}=True needs the analogy (analogy=True)")
         n = num_halvings(config.image_size, config.feature_size)
         widths = [min(config.channels * 2**i, config.max_channels) for i in range(n + 1)]
         # Image encoder: full resolution -> feature_size.
