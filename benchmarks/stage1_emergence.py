@@ -87,6 +87,16 @@ def throughput(config_name: str, overrides: list[str], steps: int = 4) -> dict:
     }
 
 
+def measure_throughput() -> list[dict]:
+    """Step time of the CPU default and of the paper's Penn Action settings."""
+    speed = [
+        throughput("synth", []),
+        throughput("penn", ["loss.reconstruction=pixel"], steps=2),
+    ]
+    print_table(speed, list(speed[0]))
+    return speed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
@@ -96,7 +106,18 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--reuse", action="append", default=[], metavar="VARIANT=RUN")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="only time training steps (on a quiet machine); writes stage1_throughput.json",
+    )
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.throughput_only:
+        speed = measure_throughput()
+        write_result("stage1_throughput", speed, threads=torch.get_num_threads())
+        return
 
     reuse = dict(item.split("=", 1) for item in args.reuse)
     rows, curves = [], {}
@@ -128,15 +149,7 @@ def main() -> None:
     print_table(
         rows, ["variant", "steps", "train_minutes", "test_error", "untrained_error", "ratio"]
     )
-    speed = []
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    if not args.skip_throughput:
-        speed = [
-            throughput("synth", []),
-            throughput("penn", ["loss.reconstruction=pixel"], steps=2),
-        ]
-        print_table(speed, list(speed[0]))
+    speed = [] if args.skip_throughput else measure_throughput()
     write_result(
         "stage1_emergence",
         rows,
