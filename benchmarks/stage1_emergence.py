@@ -143,7 +143,7 @@ def main() -> None:
             "test_error": round(final["test_error"], 4),
             "untrained_error": round(final["untrained_test_error"], 4),
             "ratio": round(final["ratio_to_untrained"], 3),
-            "checkpoint_step": final.get("step"),
+            "checkpoint_step": final["step"],
             "run": str(run),
         })  # fmt: skip
     print_table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from keyvid.errors import KeyvidError
@@ -30,17 +31,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from keyvid.training.checkpoint import export_checkpoint, load_checkpoint
+    from keyvid.training.checkpoint import export_checkpoint
 
     if args.out.exists() and not args.overwrite:
         raise KeyvidError(f"{args.out} exists; pass --overwrite to replace it")
     networks = tuple(n for n in args.networks.split(",") if n)
-    ckpt = load_checkpoint(args.checkpoint)
-    present = sorted({k.split(".", 1)[0] for k in ckpt.weights})
-    missing = [n for n in networks if n not in present]
-    if missing:
-        raise KeyvidError(
-            f"{ckpt.path} has no {', '.join(missing)} weights; it has {', '.join(present)}"
-        )
-    dest = export_checkpoint(ckpt.path, args.out, networks=networks)
-    print(f"exported {', '.join(networks)} at step {ckpt.step} to {dest}")
+    dest = export_checkpoint(args.checkpoint, args.out, networks=networks)
+    step = json.loads((dest / "meta.json").read_text())["step"]
+    print(f"exported {', '.join(networks)} at step {step} to {dest}")

@@ -13,10 +13,10 @@ from keyvid.errors import KeyvidError
 from keyvid.models.detector import DetectorConfig, KeypointDetector
 from keyvid.models.discriminator import DiscriminatorConfig
 from keyvid.models.translator import (
-    SOURCE_KEYPOINT_SWITCHES,
     Translator,
     TranslatorConfig,
     TranslatorOutput,
+    switches_needing_analogy,
 )
 
 
@@ -34,13 +34,12 @@ class Stage1ModelConfig:
 
     def __post_init__(self) -> None:
         propagate_shared(self)
-        for switch in SOURCE_KEYPOINT_SWITCHES:
-            if getattr(self.translator, switch) and not self.analogy:
-                raise KeyvidError(
-                    f"model.translator.{switch} needs model.analogy=true: it uses the source "
-                    f"keypoints, which the no-analogy ablation hides from T; set "
-                    f"model.translator.{switch}=false"
-                )
+        for switch in switches_needing_analogy(self.translator):
+            raise KeyvidError(
+                f"model.translator.{switch} needs model.analogy=true: it uses the source "
+                f"keypoints, which the no-analogy ablation hides from T; set "
+                f"model.translator.{switch}=false"
+            )
 
 
 class Stage1Output(NamedTuple):

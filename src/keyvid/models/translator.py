@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from keyvid.models.keypoints import gaussian_maps
+from keyvid.models.keypoints import gaussian_maps, grid_1d
 from keyvid.models.layers import conv_bn_relu, num_halvings
 
 
@@ -54,6 +54,13 @@ class TranslatorConfig:
 
 # Options that use the source keypoints k, so they are part of the analogy.
 SOURCE_KEYPOINT_SWITCHES = ("transport", "warp")
+
+
+def switches_needing_analogy(config: TranslatorConfig) -> list[str]:
+    """The source-keypoint options switched on although ``config.analogy`` is off."""
+    if config.analogy:
+        return []
+    return [s for s in SOURCE_KEYPOINT_SWITCHES if getattr(config, s)]
 
 
 class TranslatorOutput(NamedTuple):
@@ -92,8 +99,8 @@ def warp_by_keypoints(
     # A target pixel near k'_i comes from the same offset around k_i.
     flow = torch.einsum("bkhw,bkc->bhwc", weights, source_kp - target_kp)  # (B, H, W, 2)
     ys, xs = torch.meshgrid(
-        torch.linspace(-1, 1, h, device=images.device, dtype=images.dtype),
-        torch.linspace(-1, 1, w, device=images.device, dtype=images.dtype),
+        grid_1d(h, images.device, images.dtype),
+        grid_1d(w, images.device, images.dtype),
         indexing="ij",
     )
     identity = torch.stack([xs, ys], dim=-1)  # (H, W, 2) as (x, y)
@@ -105,9 +112,8 @@ class Translator(nn.Module):
     def __init__(self, config: TranslatorConfig) -> None:
         super().__init__()
         self.config = config
-        for switch in SOURCE_KEYPOINT_SWITCHES:
-            if getattr(config, switch) and not config.analogy:
-                raise ValueError(f"translator {switch}=True needs the analogy (analogy=True)")
+        for switch in switches_needing_analogy(config):
+            raise ValueError(f"translator {switch}=True needs the analogy (analogy=True)")
         n = num_halvings(config.image_size, config.feature_size)
         widths = [min(config.channels * 2**i, config.max_channels) for i in range(n + 1)]
         # Image encoder: full resolution -> feature_size.

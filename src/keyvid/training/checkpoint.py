@@ -139,6 +139,12 @@ def export_checkpoint(source: str | Path, dest: Path, *, networks: tuple[str, ..
     This is how a shipped model is made: no optimiser state, no discriminator.
     """
     ckpt = load_checkpoint(source)
+    present = sorted({k.split(".", 1)[0] for k in ckpt.weights})
+    missing = [n for n in networks if n not in present]
+    if missing:
+        raise KeyvidError(
+            f"{ckpt.path} has no {', '.join(missing)} weights; it has {', '.join(present)}"
+        )
     weights = {k: v for k, v in ckpt.weights.items() if k.split(".", 1)[0] in networks}
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
