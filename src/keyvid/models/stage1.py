@@ -34,7 +34,8 @@ class Stage1ModelConfig:
 
     def __post_init__(self) -> None:
         propagate_shared(self)
-        for switch in switches_needing_analogy(self.translator):
+        if conflicts := switches_needing_analogy(self.translator):
+            switch = conflicts[0]
             raise KeyvidError(
                 f"model.translator.{switch} needs model.analogy=true: it uses the source "
                 f"keypoints, which the no-analogy ablation hides from T; set "

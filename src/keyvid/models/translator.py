@@ -112,8 +112,8 @@ class Translator(nn.Module):
     def __init__(self, config: TranslatorConfig) -> None:
         super().__init__()
         self.config = config
-        for switch in switches_needing_analogy(config):
-            raise ValueError(f"translator {switch}=True needs the analogy (analogy=True)")
+        if conflicts := switches_needing_analogy(config):
+            raise ValueError(f"translator {conflicts[0]}=True needs the analogy (analogy=True)")
         n = num_halvings(config.image_size, config.feature_size)
         widths = [min(config.channels * 2**i, config.max_channels) for i in range(n + 1)]
         # Image encoder: full resolution -> feature_size.
