@@ -101,7 +101,7 @@ def test_a_used_run_folder_is_not_overwritten(synth, tmp_path):
 
 
 def test_learning_rate_follows_decay_and_milestones(synth):
-    from keyvid.training.stage1 import learning_rate
+    from keyvid.training.run import learning_rate
 
     cfg = tiny_config(
         synth,
@@ -112,4 +112,4 @@ def test_learning_rate_follows_decay_and_milestones(synth):
     )
     expected = {0: 1e-3, 9: 1e-3, 10: 5e-4, 15: 5e-5, 29: 2.5e-5, 30: 1.25e-6}
     for step, lr in expected.items():
-        assert learning_rate(cfg, step) == pytest.approx(lr)
+        assert learning_rate(cfg.optim, step) == pytest.approx(lr)

@@ -13,12 +13,23 @@ import traceback
 
 from keyvid import __version__
 from keyvid.cli import data as data_cli
+from keyvid.cli import demo as demo_cli
 from keyvid.cli import evaluate as evaluate_cli
 from keyvid.cli import export as export_cli
+from keyvid.cli import extract as extract_cli
+from keyvid.cli import predict as predict_cli
 from keyvid.cli import train as train_cli
 from keyvid.errors import KeyvidError
 
-COMMAND_GROUPS = (data_cli, train_cli, evaluate_cli, export_cli)
+COMMAND_GROUPS = (
+    demo_cli,
+    predict_cli,
+    data_cli,
+    extract_cli,
+    train_cli,
+    evaluate_cli,
+    export_cli,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

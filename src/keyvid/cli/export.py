@@ -16,26 +16,42 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "export",
         help="copy a checkpoint's inference networks and config to a small folder",
         description="Write the weights a checkpoint needs for inference (no optimiser state, "
-        "no discriminator) with its config and metadata to OUT, e.g. to ship a model.",
-        epilog="Example: keyvid export runs/stage1-synth src/keyvid/pretrained/synth",
+        "no discriminator) with its config and metadata to OUT, e.g. to ship a model. "
+        "A stage-2 checkpoint is bundled with its stage 1 into one pipeline folder, which "
+        "`keyvid predict --checkpoint OUT` loads.",
+        epilog="Example: keyvid export runs/stage2-synth_stage2 src/keyvid/pretrained/synth",
     )
     export.add_argument("checkpoint", help="checkpoint folder, run folder or shipped name")
     export.add_argument("out", type=Path, help="folder to write (must not exist)")
     export.add_argument(
         "--networks",
         default=",".join(INFERENCE_NETWORKS),
-        help="comma-separated networks to keep (default: %(default)s)",
+        help="stage-1 checkpoints: comma-separated networks to keep (default: %(default)s)",
+    )
+    export.add_argument(
+        "--stage1",
+        help="stage-2 checkpoints: the stage 1 to bundle (default: the one in its config)",
     )
     export.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     export.set_defaults(handler=run_export)
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from keyvid.training.checkpoint import export_checkpoint
+    from keyvid.pipeline.loading import export_pipeline
+    from keyvid.training.checkpoint import export_checkpoint, resolve_checkpoint
 
     if args.out.exists() and not args.overwrite:
         raise KeyvidError(f"{args.out} exists; pass --overwrite to replace it")
-    networks = tuple(n for n in args.networks.split(",") if n)
-    dest = export_checkpoint(args.checkpoint, args.out, networks=networks)
+    source = resolve_checkpoint(args.checkpoint)
+    kind = json.loads((source / "meta.json").read_text()).get("kind")
+    if kind == "stage2":
+        dest = export_pipeline(source, args.out, stage1=args.stage1)
+        what = "detector, translator, motion_generator"
+    else:
+        if args.stage1 is not None:
+            raise KeyvidError("--stage1 applies to stage-2 checkpoints only")
+        networks = tuple(n for n in args.networks.split(",") if n)
+        dest = export_checkpoint(source, args.out, networks=networks)
+        what = ", ".join(networks)
     step = json.loads((dest / "meta.json").read_text())["step"]
-    print(f"exported {', '.join(networks)} at step {step} to {dest}")
+    print(f"exported {what} at step {step} to {dest}")

@@ -1,4 +1,4 @@
-"""``keyvid train``: train stage 1 (and, later, stage 2 and the evaluator)."""
+"""``keyvid train``: train stage 1 (keypoints) or stage 2 (motion)."""
 
 from __future__ import annotations
 
@@ -21,31 +21,67 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="Example: keyvid train stage1 --config configs/synth.yaml optim.steps=2000 "
         "data.root=data/synth",
     )
-    stage1.add_argument(
+    _add_run_arguments(stage1, "stage1")
+    stage1.set_defaults(handler=run_stage1)
+    stage2 = sub.add_parser(
+        "stage2",
+        help="motion generator on keypoint sequences (needs extract-keypoints first)",
+        description="Train the motion generator M (a conditional VAE with LSTMs) and the "
+        "sequence discriminator D_seq on pseudo-label keypoint sequences (paper Eq. 5). "
+        "Same run folder, resume and logging conventions as stage 1.",
+        epilog="Example: keyvid extract-keypoints --checkpoint synth --data data/synth && "
+        "keyvid train stage2 --config configs/synth_stage2.yaml --stage1 synth",
+    )
+    _add_run_arguments(stage2, "stage2")
+    stage2.add_argument(
+        "--stage1",
+        help="stage-1 checkpoint that made the pseudo-labels (sets stage1=...; "
+        "recorded so that export pairs the two)",
+    )
+    stage2.set_defaults(handler=run_stage2)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
+    parser.add_argument(
         "--config", type=Path, help="YAML config (configs/*.yaml); default: built-in defaults"
     )
-    stage1.add_argument(
+    parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-3"
     )
-    stage1.add_argument("--run", type=Path, help="run folder (default: runs/stage1-<config name>)")
-    stage1.add_argument(
+    parser.add_argument(
+        "--run", type=Path, help=f"run folder (default: runs/{stage}-<config name>)"
+    )
+    parser.add_argument(
         "--resume",
         type=Path,
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its latest checkpoint",
     )
-    stage1.add_argument(
+    parser.add_argument(
         "--max-steps",
         type=int,
         help="stop after this many steps in this call (the schedule is unchanged)",
     )
-    stage1.set_defaults(handler=run_stage1)
 
 
 def run_stage1(args: argparse.Namespace) -> None:
-    from keyvid.config import load_config
     from keyvid.training.config import Stage1Config
     from keyvid.training.stage1 import train_stage1
+
+    _run(args, Stage1Config, train_stage1, "stage1")
+
+
+def run_stage2(args: argparse.Namespace) -> None:
+    from keyvid.training.config import Stage2Config
+    from keyvid.training.stage2 import train_stage2
+
+    if args.stage1 is not None:
+        args.overrides.append(f"stage1={args.stage1}")
+    _run(args, Stage2Config, train_stage2, "stage2")
+
+
+def _run(args: argparse.Namespace, config_class: type, train, stage: str) -> None:
+    from keyvid.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if args.resume is not None:
@@ -57,10 +93,10 @@ def run_stage1(args: argparse.Namespace) -> None:
             )
         if args.config is not None:
             raise KeyvidError("--resume reads the run's own config.yaml; drop --config")
-        config = load_config(Stage1Config, saved, args.overrides)
+        config = load_config(config_class, saved, args.overrides)
     else:
-        config = load_config(Stage1Config, args.config, args.overrides)
+        config = load_config(config_class, args.config, args.overrides)
         name = args.config.stem if args.config else "default"
-        run_dir = args.run or Path("runs") / f"stage1-{name}"
-    last = train_stage1(config, run_dir, resume=args.resume is not None, max_steps=args.max_steps)
+        run_dir = args.run or Path("runs") / f"{stage}-{name}"
+    last = train(config, run_dir, resume=args.resume is not None, max_steps=args.max_steps)
     print(f"checkpoint: {last}")

@@ -146,17 +146,26 @@ def export_checkpoint(source: str | Path, dest: Path, *, networks: tuple[str, ..
             f"{ckpt.path} has no {', '.join(missing)} weights; it has {', '.join(present)}"
         )
     weights = {k: v for k, v in ckpt.weights.items() if k.split(".", 1)[0] in networks}
+    return write_model_folder(
+        dest,
+        weights=weights,
+        config=ckpt.config,
+        kind=ckpt.kind,
+        step=ckpt.step,
+        source=str(ckpt.path),
+    )
+
+
+def write_model_folder(
+    dest: Path, *, weights: dict[str, torch.Tensor], config: dict, kind: str, step: int, source: str
+) -> Path:
+    """Write an inference-only checkpoint folder (weights, config, meta) atomically to ``dest``."""
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(weights, tmp / "model.safetensors")
-    (tmp / "config.yaml").write_text(yaml.safe_dump(ckpt.config, sort_keys=False))
-    meta = {
-        "kind": ckpt.kind,
-        "step": ckpt.step,
-        "keyvid_version": __version__,
-        "source": str(ckpt.path),
-    }
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    meta = {"kind": kind, "step": step, "keyvid_version": __version__, "source": source}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     if dest.exists():
         shutil.rmtree(dest)

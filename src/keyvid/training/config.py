@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from keyvid.config import choices
 from keyvid.data.augment import AugmentConfig
+from keyvid.data.sequence_augment import KeypointAugmentConfig
+from keyvid.models.motion import Stage2ModelConfig
 from keyvid.models.stage1 import Stage1ModelConfig
 
 
@@ -74,5 +76,31 @@ class Stage1Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: Stage1ModelConfig = field(default_factory=Stage1ModelConfig)
     loss: Stage1LossConfig = field(default_factory=Stage1LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+@dataclass
+class Stage2DataConfig:
+    root: str = "data/synth"  # a prepared dataset with pseudo-labels
+    keypoints: str = "stage1"  # pseudo-label set (keyvid extract-keypoints --name)
+    augment: KeypointAugmentConfig = field(default_factory=KeypointAugmentConfig)
+
+
+@dataclass
+class Stage2LossConfig:
+    kl_weight: float = 1.0  # paper Eq. 5
+    l1_weight: float = 1000.0  # λ2 (paper Sec. 3.2)
+    adversarial_weight: float = 2.0  # λ3 (paper Sec. 3.2); 0 drops D_seq
+
+
+@dataclass
+class Stage2Config:
+    # The stage-1 checkpoint whose detector made the pseudo-labels: recorded so that
+    # an exported model pairs this motion generator with that detector and translator.
+    stage1: str = "synth"
+    data: Stage2DataConfig = field(default_factory=Stage2DataConfig)
+    model: Stage2ModelConfig = field(default_factory=Stage2ModelConfig)
+    loss: Stage2LossConfig = field(default_factory=Stage2LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)

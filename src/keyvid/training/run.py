@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from keyvid.errors import KeyvidError
+from keyvid.training.config import OptimConfig
 
 logger = logging.getLogger("keyvid")
 
@@ -24,6 +25,19 @@ def pick_device(name: str) -> torch.device:
             f"device {name!r} asked for, but CUDA is not available; use optim.device=cpu"
         )
     return device
+
+
+def learning_rate(optim: OptimConfig, step: int) -> float:
+    """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2) × factor per milestone passed.
+
+    Stateless (a function of the step only), so resume is exact.
+    """
+    passed = sum(step >= m for m in optim.lr_milestones)
+    return (
+        optim.lr
+        * optim.lr_decay ** (step // optim.lr_decay_every)
+        * optim.lr_milestone_factor**passed
+    )
 
 
 def prepare_run_dir(run_dir: Path, config: dict, *, resume: bool) -> None:

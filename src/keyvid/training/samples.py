@@ -45,3 +45,17 @@ def stage1_sample_grid(model: KeypointTranslator, batch: dict[str, torch.Tensor]
     ]
     rows = [img for row in zip(*columns, strict=True) for img in row]
     return image_grid(rows, ncols=len(columns))
+
+
+def keypoint_strip(sequence: np.ndarray, *, size: int = 96, every: int = 4) -> list[np.ndarray]:
+    """(T, K, 2) keypoints -> every ``every``-th frame drawn on a grey ``size``² canvas."""
+    canvas = np.full((size, size, 3), 235, dtype=np.uint8)
+    return [draw_keypoints(canvas, kp) for kp in sequence[::every]]
+
+
+def stage2_sample_grid(real: np.ndarray, generated: np.ndarray, every: int = 4) -> np.ndarray:
+    """Rows of keypoint sequences over time: each real (B, T, K, 2) above its generated one."""
+    rows = []
+    for r, g in zip(real, generated, strict=True):
+        rows += [keypoint_strip(r, every=every), keypoint_strip(g, every=every)]
+    return image_grid([im for row in rows for im in row], ncols=len(rows[0]))

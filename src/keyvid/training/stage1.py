@@ -34,7 +34,7 @@ from keyvid.training.checkpoint import (
     save_checkpoint,
 )
 from keyvid.training.config import Stage1Config
-from keyvid.training.run import RunLogger, logger, pick_device, prepare_run_dir
+from keyvid.training.run import RunLogger, learning_rate, logger, pick_device, prepare_run_dir
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.samples import stage1_sample_grid
 
@@ -134,21 +134,11 @@ def restore_state(state: Stage1State, ckpt: Checkpoint) -> None:
     state.step = ckpt.step
 
 
-def learning_rate(config: Stage1Config, step: int) -> float:
-    """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2) × factor per milestone passed.
-
-    Stateless (a function of the step only), so resume is exact.
-    """
-    opt = config.optim
-    passed = sum(step >= m for m in opt.lr_milestones)
-    return opt.lr * opt.lr_decay ** (step // opt.lr_decay_every) * opt.lr_milestone_factor**passed
-
-
 def train_step(
     state: Stage1State, reconstruction: ReconstructionLoss, batch: dict, config: Stage1Config
 ) -> tuple[dict[str, float], Stage1Output]:
     """One alternating update: Q and T first, then D_im on the same translation."""
-    lr = learning_rate(config, state.step)
+    lr = learning_rate(config.optim, state.step)
     for opt in (state.opt_g, state.opt_d):
         for group in opt.param_groups if opt is not None else []:
             group["lr"] = lr

@@ -1,0 +1,157 @@
+"""Stage 2 networks: the motion generator M and the sequence discriminator D_seq.
+
+M is a conditional VAE on keypoint sequences (paper Sec. 2, Eq. 5): an LSTM
+encoder reads the pseudo-label sequence k1:T with its conditions (first-frame
+keypoints k0 and the one-hot action a) into q(z | k1:T, k0, a); an LSTM decoder
+turns z and the conditions back into k1:T. At inference z ~ N(0, I), so each
+draw is another future. As in the authors' code the decoder gets FC([z, k0, a])
+at the first step and zeros after, and an LSTM of 2 × 1024 units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from keyvid.config import propagate_shared, shared
+
+
+@dataclass
+class MotionGeneratorConfig:
+    num_keypoints: int = 40  # K, must match the stage-1 detector
+    num_actions: int = 9  # one-hot size (Penn Action's 9 classes)
+    action: bool = True  # False: condition on k0 only ("w/o a" ablation; UvA-NEMO, MGIF)
+    hidden: int = 1024  # LSTM units, encoder and decoder (authors' code)
+    layers: int = 2  # stacked LSTM layers (authors' code)
+    latent: int = 64  # size of z (authors' code)
+    length: int = 32  # future frames per training sequence (authors' code: 33 with k0)
+
+
+@dataclass
+class SequenceDiscriminatorConfig:
+    num_keypoints: int = 40
+    hidden: int = 1024  # authors' code
+    layers: int = 2
+
+
+@dataclass
+class Stage2ModelConfig:
+    """The networks of stage 2; values that must agree are set here once.
+
+    ``actions`` names the classes in one-hot order; it travels with the
+    checkpoint so that inference can take an action by name.
+    """
+
+    num_keypoints: int = shared(40, into=("generator", "discriminator"))
+    actions: tuple[str, ...] = ()
+    generator: MotionGeneratorConfig = field(default_factory=MotionGeneratorConfig)
+    discriminator: SequenceDiscriminatorConfig = field(default_factory=SequenceDiscriminatorConfig)
+
+    def __post_init__(self) -> None:
+        propagate_shared(self)
+        if self.actions:
+            self.generator.num_actions = len(self.actions)
+
+
+class MotionGenerator(nn.Module):
+    """cVAE over keypoint sequences; all keypoints are (x, y) in [-1, 1]."""
+
+    def __init__(self, config: MotionGeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        points = c.num_keypoints * 2
+        cond = points + (c.num_actions if c.action else 0)  # [k0, a]
+        self.encoder = nn.LSTM(points + cond, c.hidden, c.layers, batch_first=True)
+        self.to_posterior = nn.Linear(c.hidden, 2 * c.latent)  # -> (mu, log variance)
+        self.decoder_input = nn.Linear(c.latent + cond, c.hidden)
+        self.decoder = nn.LSTM(c.hidden, c.hidden, c.layers, batch_first=True)
+        self.to_offsets = nn.Linear(c.hidden, points)
+        # Start as "stand still" (offsets 0): the decoder then learns motion as a
+        # change from k0 instead of first learning where the body is.
+        nn.init.zeros_(self.to_offsets.weight)
+        nn.init.zeros_(self.to_offsets.bias)
+
+    def condition(self, k0: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
+        """(B, K, 2) first keypoints and (B,) action indices -> (B, 2K [+ A]) condition."""
+        parts = [k0.flatten(1)]
+        if self.config.action:
+            if action is None:
+                raise ValueError("this motion generator is conditioned on an action; pass one")
+            parts.append(F.one_hot(action.long(), self.config.num_actions).to(k0.dtype))
+        return torch.cat(parts, dim=1)
+
+    def encode(self, sequence: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, T, K, 2) future keypoints + (B, C) condition -> mu, logvar, each (B, latent)."""
+        b, t = sequence.shape[:2]
+        x = torch.cat([sequence.reshape(b, t, -1), cond[:, None].expand(b, t, -1)], dim=2)
+        _, (h, _) = self.encoder(x)  # h: (layers, B, hidden)
+        mu, logvar = self.to_posterior(h[-1]).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(
+        self, z: torch.Tensor, k0: torch.Tensor, cond: torch.Tensor, frames: int
+    ) -> torch.Tensor:
+        """z (B, latent) -> (B, frames, K, 2) keypoints, as offsets from k0."""
+        b = z.shape[0]
+        first = self.decoder_input(torch.cat([z, cond], dim=1))  # (B, hidden)
+        x = first.new_zeros(b, frames, first.shape[1])  # zeros after the first step
+        x[:, 0] = first
+        h, _ = self.decoder(x)  # (B, frames, hidden)
+        offsets = self.to_offsets(h).view(b, frames, -1, 2)  # (B, frames, K, 2)
+        return k0[:, None] + offsets
+
+    def forward(
+        self, k0: torch.Tensor, sequence: torch.Tensor, action: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruct ``sequence`` (B, T, K, 2) through the posterior: (k̃1:T, mu, logvar)."""
+        cond = self.condition(k0, action)
+        mu, logvar = self.encode(sequence, cond)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation
+        return self.decode(z, k0, cond, sequence.shape[1]), mu, logvar
+
+    @torch.no_grad()
+    def sample(
+        self,
+        k0: torch.Tensor,
+        action: torch.Tensor | None,
+        frames: int,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints, z ~ N(0, I).
+
+        Longer than the training length, the sequence continues in segments: each
+        starts from the last keypoints of the one before with a fresh z.
+        """
+        out, start = [], k0
+        for done in range(0, frames, self.config.length):
+            n = min(self.config.length, frames - done)
+            cond = self.condition(start, action)
+            # Drawn where the generator lives (a CPU generator gives the same z on any device).
+            where = generator.device if generator is not None else k0.device
+            z = torch.randn(k0.shape[0], self.config.latent, generator=generator, device=where)
+            z = z.to(k0)
+            segment = self.decode(z, start, cond, self.config.length)[:, :n]
+            out.append(segment)
+            start = segment[:, -1]
+        return torch.cat(out, dim=1)
+
+
+class SequenceDiscriminator(nn.Module):
+    """D_seq: (B, T, K, 2) keypoint sequence -> (B,) logit that it is real (paper Eq. 5)."""
+
+    def __init__(self, config: SequenceDiscriminatorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(
+            config.num_keypoints * 2, config.hidden, config.layers, batch_first=True
+        )
+        self.head = nn.Linear(config.hidden, 1)
+
+    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+        b, t = sequence.shape[:2]
+        _, (h, _) = self.lstm(sequence.reshape(b, t, -1))  # h: (layers, B, hidden)
+        return self.head(h[-1]).squeeze(1)

@@ -1,0 +1,229 @@
+"""Inference: one image + an action -> videos (paper Fig. 2), and motion transfer.
+
+    pipe = keyvid.Pipeline.from_pretrained("synth")
+    result = pipe(image, action="squats", frames=32, samples=4, seed=0)
+    result.frames      # (4, 33, 64, 64, 3) uint8: the input, then 32 generated frames
+
+Q(image) -> k0; M(k0, action, z) -> k1:T; T(image, k0, kt) -> frame t. The image
+is encoded by T once per call and frames are rendered in batches. The pipeline
+does not train: it only reads checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from keyvid.data.actions import normalize_action_name, resolve_action
+from keyvid.errors import KeyvidError
+from keyvid.io.image import as_rgb, pil_to_rgb, read_image
+from keyvid.models.motion import MotionGenerator
+from keyvid.models.stage1 import KeypointTranslator
+from keyvid.pipeline.loading import (
+    check_keypoint_counts,
+    load_motion,
+    load_stage1,
+    stage1_reference,
+)
+from keyvid.training.checkpoint import load_checkpoint
+
+MAX_FRAMES = 4096  # a guard against typos (320000 frames would take hours and fill the disk)
+RENDER_BATCH = 64  # frames per translator call: large enough to use the cores, small in memory
+
+
+@dataclass
+class Generation:
+    """What a pipeline call returns; index 0 along the time axis is the input image.
+
+    frames: (S, T+1, H, W, 3) uint8; keypoints: (S, T+1, K, 2) in [-1, 1] (x, y);
+    masks: (S, T+1, H, W) float in [0, 1], the translator's background mask
+    (1 = copied from the input image; all ones at t = 0).
+    """
+
+    frames: np.ndarray
+    keypoints: np.ndarray
+    masks: np.ndarray
+    action: str | None
+
+
+def prepare_image(image: str | Path | Image.Image | np.ndarray, size: int) -> torch.Tensor:
+    """Any image -> (1, 3, size, size) float in [0, 1].
+
+    Files are read with EXIF rotation applied, transparency over white and
+    greyscale/palette/16-bit made RGB (``keyvid.io.read_image``). A non-square
+    image is centre-cropped to a square, then resized (area-averaged) to ``size``.
+    """
+    if isinstance(image, str | Path):
+        rgb = read_image(image)
+    elif isinstance(image, Image.Image):
+        rgb = pil_to_rgb(image)
+    else:
+        rgb = as_rgb(np.asarray(image))
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(rgb[top : top + side, left : left + side])
+    if side != size:
+        square = square.resize((size, size), Image.Resampling.BOX if side > size else Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(square, dtype=np.uint8).copy())
+    return x.permute(2, 0, 1)[None].float() / 255.0
+
+
+class Pipeline:
+    """Detector Q, translator T and motion generator M, ready to generate videos."""
+
+    def __init__(
+        self,
+        stage1: KeypointTranslator,
+        motion: MotionGenerator | None,
+        actions: tuple[str, ...] = (),
+    ) -> None:
+        self.stage1 = stage1.eval()
+        self.motion = motion.eval() if motion is not None else None
+        self.actions = tuple(actions)
+        self.image_size = stage1.config.image_size
+
+    @classmethod
+    def from_pretrained(
+        cls, checkpoint: str | Path = "synth", *, stage1: str | Path | None = None
+    ) -> Pipeline:
+        """Load a shipped name (``synth``), a pipeline folder, or a stage-2 checkpoint/run.
+
+        A stage-2 checkpoint brings the stage 1 named in its config; ``stage1``
+        overrides that. A stage-1 checkpoint alone can only ``animate``.
+        """
+        ckpt = load_checkpoint(checkpoint)
+        if ckpt.kind == "stage1":
+            model, _ = load_stage1(ckpt)
+            return cls(model, None)
+        motion, ckpt2, raw = load_motion(ckpt)
+        if stage1 is None:
+            stage1 = ckpt if ckpt.kind == "pipeline" else stage1_reference(ckpt2)
+        model, _ = load_stage1(stage1)
+        check_keypoint_counts(model, motion, str(ckpt2.path))
+        return cls(model, motion, tuple(raw["model"]["actions"]))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    @property
+    def uses_action(self) -> bool:
+        return self.motion is not None and self.motion.config.action
+
+    def action_index(self, action: str | int) -> int:
+        """A class index from a name (case/space/underscore-insensitive) or an index."""
+        if not self.actions:
+            raise KeyvidError("this model has no action classes")
+        try:
+            return resolve_action(action, self.actions)
+        except KeyvidError:
+            close = _closest(str(action), self.actions)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise KeyvidError(
+                f"unknown action {action!r}{hint}; choose one of: " + ", ".join(self.actions)
+            ) from None
+
+    # -- generation ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image,
+        action: str | int | None = None,
+        *,
+        frames: int = 32,
+        samples: int = 1,
+        seed: int = 0,
+    ) -> Generation:
+        """Generate ``samples`` videos of ``frames`` future frames for ``image`` and ``action``."""
+        if self.motion is None:
+            raise KeyvidError(
+                "this checkpoint has no motion generator (stage 1 only); "
+                "train stage 2 or use a pipeline such as synth"
+            )
+        _check_count("frames", frames, MAX_FRAMES)
+        _check_count("samples", samples, 64)
+        if action is None and self.uses_action:
+            raise KeyvidError(
+                "this model needs an action; choose one of: " + ", ".join(self.actions)
+            )
+        index = self.action_index(action) if action is not None else None
+        x = prepare_image(image, self.image_size)  # (1, 3, H, W)
+        k0 = self.stage1.detector(x)  # (1, K, 2)
+        k0s = k0.expand(samples, -1, -1)
+        act = torch.full((samples,), index) if self.uses_action else None
+        rng = torch.Generator().manual_seed(seed)
+        future = self.motion.sample(k0s, act, frames, rng)  # (S, frames, K, 2)
+        keypoints = torch.cat([k0s[:, None], future], dim=1)  # (S, frames+1, K, 2)
+        name = self.actions[index] if index is not None else None
+        return self._render(x, k0, keypoints, name)
+
+    @torch.no_grad()
+    def animate(self, image, driving: np.ndarray) -> Generation:
+        """Move ``image`` as the object in ``driving`` (T, H, W, 3) moves (relative motion).
+
+        Keypoints of the driving video are detected on every frame; the image's
+        keypoints follow their displacement from the first driving frame,
+        k_t = k0(image) + (k_t(driving) − k_0(driving)), as in First Order Motion
+        Model's relative mode, so the image keeps its own shape and position.
+        """
+        x = prepare_image(image, self.image_size)
+        k0 = self.stage1.detector(x)  # (1, K, 2)
+        tracks = []
+        for lo in range(0, len(driving), RENDER_BATCH):
+            batch = torch.cat(
+                [prepare_image(f, self.image_size) for f in driving[lo : lo + RENDER_BATCH]]
+            )
+            tracks.append(self.stage1.detector(batch))
+        track = torch.cat(tracks)  # (T, K, 2)
+        keypoints = (k0 + (track - track[:1]))[None]  # (1, T, K, 2)
+        return self._render(x, k0, keypoints, None)
+
+    def _render(
+        self, x: torch.Tensor, k0: torch.Tensor, keypoints: torch.Tensor, action: str | None
+    ) -> Generation:
+        """Translate ``x`` to every keypoint set of (S, T, K, 2); frame 0 stays the input."""
+        s, t = keypoints.shape[:2]
+        translator = self.stage1.translator
+        features = translator.encode(x)  # (1, C, F, F): once per call
+        targets = keypoints[:, 1:].reshape(-1, *keypoints.shape[2:])  # (S*(T-1), K, 2)
+        images, masks = [], []
+        for lo in range(0, len(targets), RENDER_BATCH):
+            kt = targets[lo : lo + RENDER_BATCH]
+            n = len(kt)
+            out = translator(
+                x.expand(n, -1, -1, -1),
+                k0.expand(n, -1, -1),
+                kt,
+                features=features.expand(n, -1, -1, -1),
+            )
+            images.append(out.image)
+            masks.append(out.mask if out.mask is not None else torch.zeros_like(out.image[:, :1]))
+        h = w = self.image_size
+        video = torch.cat(
+            [x.expand(s, -1, -1, -1)[:, None], torch.cat(images).view(s, t - 1, 3, h, w)], dim=1
+        )
+        mask = torch.cat([torch.ones(s, 1, 1, h, w), torch.cat(masks).view(s, t - 1, 1, h, w)], 1)
+        frames = (video.clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round().to(torch.uint8)
+        return Generation(
+            frames=frames.numpy(),
+            keypoints=keypoints.float().numpy(),
+            masks=mask[:, :, 0].numpy(),
+            action=action,
+        )
+
+
+def _check_count(name: str, value: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise KeyvidError(f"{name} must be a whole number from 1 to {maximum}, got {value!r}")
+
+
+def _closest(name: str, actions: tuple[str, ...]) -> str | None:
+    import difflib
+
+    normal = {normalize_action_name(a): a for a in actions}
+    match = difflib.get_close_matches(normalize_action_name(name), list(normal), n=1, cutoff=0.4)
+    return normal[match[0]] if match else None

@@ -1,0 +1,301 @@
+"""Stage 2 training: the motion generator learns keypoint sequences from pseudo-labels.
+
+Alternating updates (paper Eq. 5): M minimises
+KL(q(z | k̂1:T, k̂0, a) || N(0, I)) + λ2·|k̃1:T − k̂1:T|₁ − λ3·log D_seq(k̃1:T);
+then D_seq minimises −log D_seq(k̂1:T) − log(1 − D_seq(k̃1:T)).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from keyvid.config import from_dict, to_dict
+from keyvid.data.datasets import SequenceDataset
+from keyvid.data.format import PreparedDataset
+from keyvid.data.sequence_augment import augment_keypoint_sequences
+from keyvid.errors import KeyvidError
+from keyvid.evaluation.motion import motion_metrics
+from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.vae import keypoint_l1, kl_divergence
+from keyvid.models.motion import MotionGenerator, SequenceDiscriminator
+from keyvid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from keyvid.training.config import Stage2Config
+from keyvid.training.run import RunLogger, learning_rate, logger, pick_device, prepare_run_dir
+from keyvid.training.sampler import InfiniteSampler
+from keyvid.training.samples import stage2_sample_grid
+
+KIND = "stage2"
+
+
+@dataclass
+class Stage2State:
+    """Everything a step changes; saved in checkpoints for exact resume."""
+
+    generator: MotionGenerator
+    discriminator: SequenceDiscriminator | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    step: int = 0
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        nets = {"motion_generator": self.generator}
+        if self.discriminator is not None:
+            nets["sequence_discriminator"] = self.discriminator
+        return nets
+
+
+def resolve_data_facts(config: Stage2Config) -> Stage2Config:
+    """Fill ``model.num_keypoints`` and ``model.actions`` from the dataset and its pseudo-labels.
+
+    They are facts of the data, not choices; the resolved config (saved in the
+    run folder and every checkpoint) holds them so that inference needs no dataset.
+    """
+    data = PreparedDataset(config.data.root, "train")
+    path = data.root / "train" / "keypoints" / f"{config.data.keypoints}.npy"
+    if not path.exists():
+        have = ", ".join(data.keypoint_sets()) or "none"
+        raise KeyvidError(
+            f"no pseudo-labels named {config.data.keypoints!r} in {data.root} (available: {have}); "
+            f"run `keyvid extract-keypoints --checkpoint {config.stage1} --data {data.root}` first"
+        )
+    num_keypoints = int(np.load(path, mmap_mode="r").shape[1])
+    resolved = to_dict(config)
+    resolved["model"]["num_keypoints"] = num_keypoints
+    resolved["model"]["actions"] = list(data.actions)
+    return from_dict(Stage2Config, resolved)
+
+
+def generator_losses(
+    state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised."""
+    k0, future = sequences[:, 0], sequences[:, 1:]
+    recon, mu, logvar = state.generator(k0, future, action)
+    losses = {"kl": kl_divergence(mu, logvar), "l1": keypoint_l1(recon, future)}
+    total = config.loss.kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
+    if state.discriminator is not None:
+        losses["adversarial"] = generator_loss(state.discriminator(recon))
+        total = total + config.loss.adversarial_weight * losses["adversarial"]
+    losses["total"] = total
+    return losses, recon
+
+
+def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[str, float]:
+    """One alternating update: M first, then D_seq on the same reconstruction."""
+    lr = learning_rate(config.optim, state.step)
+    for opt in (state.opt_g, state.opt_d):
+        for group in opt.param_groups if opt is not None else []:
+            group["lr"] = lr
+    sequences = augment_keypoint_sequences(batch["keypoints"], config.data.augment, None)
+    disc = state.discriminator
+    if disc is not None:
+        disc.requires_grad_(False)
+    losses, recon = generator_losses(state, sequences, batch["action"], config)
+    state.opt_g.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    state.opt_g.step()
+    logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
+    if disc is not None:
+        disc.requires_grad_(True)
+        d_loss = discriminator_loss(disc(sequences[:, 1:]), disc(recon.detach()))
+        state.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        state.opt_d.step()
+        logged["loss/discriminator"] = float(d_loss.detach())
+    state.step += 1
+    logged["lr"] = lr
+    return logged
+
+
+def build_state(config: Stage2Config, device: torch.device) -> Stage2State:
+    gen = MotionGenerator(config.model.generator).to(device)
+    disc = None
+    if config.loss.adversarial_weight > 0:
+        disc = SequenceDiscriminator(config.model.discriminator).to(device)
+    opt = config.optim
+    opt_g = torch.optim.Adam(gen.parameters(), lr=opt.lr, betas=opt.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=opt.lr, betas=opt.betas) if disc else None
+    return Stage2State(gen, disc, opt_g, opt_d)
+
+
+def train_stage2(
+    config: Stage2Config,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> Path:
+    """Train (or resume) stage 2 in ``run_dir``; returns the last checkpoint folder."""
+    run_dir = Path(run_dir)
+    config = resolve_data_facts(config)
+    config_dict = to_dict(config)
+    latest = latest_checkpoint(run_dir / "checkpoints") if resume else None
+    if latest is not None:
+        ckpt = load_checkpoint(latest, kind=KIND)
+        if ckpt.config["model"] != config_dict["model"]:
+            raise KeyvidError(
+                f"the model config differs from the one of the checkpoint {latest}; "
+                "resume without model.* overrides (the run folder was left unchanged)"
+            )
+    prepare_run_dir(run_dir, config_dict, resume=resume)
+
+    opt = config.optim
+    torch.manual_seed(opt.seed)
+    if opt.threads > 0:
+        torch.set_num_threads(opt.threads)
+    device = pick_device(opt.device)
+    length = config.model.generator.length + 1  # k0 and the future
+    dataset = SequenceDataset(
+        config.data.root,
+        length=length,
+        keypoints=config.data.keypoints,
+        load_frames=False,
+        seed=opt.seed,
+    )
+    state = build_state(config, device)
+    if latest is not None:
+        for name, net in state.networks().items():
+            net.load_state_dict(ckpt.state_dict(name))
+        training = ckpt.training_state()
+        state.opt_g.load_state_dict(training["opt_g"])
+        if state.opt_d is not None:
+            state.opt_d.load_state_dict(training["opt_d"])
+        torch.set_rng_state(training["torch_rng"])
+        state.step = ckpt.step
+        logger.info("resumed from %s at step %d", latest, state.step)
+
+    loader = DataLoader(
+        dataset,
+        batch_size=opt.batch_size,
+        sampler=InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size),
+        num_workers=0,  # a sequence is a slice of an in-memory array: workers would only cost
+        drop_last=False,
+    )
+    test = _test_sequences(config, length)
+    log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
+    end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
+    bar = tqdm(
+        total=end,
+        initial=state.step,
+        desc="stage 2",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    t0, t_since = time.time(), time.time()
+    window: dict[str, list[float]] = {}
+    last = None
+    try:
+        state.generator.train()
+        for batch in loader:
+            if state.step >= end:
+                break
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for k, v in train_step(state, batch, config).items():
+                window.setdefault(k, []).append(v)
+            step = state.step
+            if step % config.log.log_every == 0 or step == end:
+                means = {k: sum(v) / len(v) for k, v in window.items()}
+                n = len(window["lr"])
+                means["sequences_per_s"] = n * opt.batch_size / max(time.time() - t_since, 1e-9)
+                window, t_since = {}, time.time()
+                log.scalars(step, means, elapsed=time.time() - t0)
+                bar.set_postfix(
+                    l1=f"{means['loss/l1']:.4f}", kl=f"{means['loss/kl']:.2f}", refresh=False
+                )
+            if (
+                test is not None
+                and config.log.eval_every
+                and (step % config.log.eval_every == 0 or step == end)
+            ):
+                metrics = motion_metrics(state.generator, test, samples=4)
+                log.scalars(
+                    step, {f"eval/{k}": v for k, v in metrics.items()}, elapsed=time.time() - t0
+                )
+                bar.write(
+                    f"step {step}: test L1 {metrics['l1']:.4f} "
+                    f"(best of 4 {metrics['l1_best']:.4f}), diversity {metrics['diversity']:.4f}"
+                )
+            if (
+                test is not None
+                and config.log.sample_every
+                and (step % config.log.sample_every == 0 or step == end)
+            ):
+                grid = _sample_grid(state.generator, test)
+                log.image(step, "keypoint_sequences", grid)
+                _save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+            if step % config.log.checkpoint_every == 0 or step == end:
+                last = _checkpoint(run_dir, state, config_dict, config)
+            bar.update(1)
+    except KeyboardInterrupt:
+        logger.warning("interrupted: saving a checkpoint at step %d", state.step)
+        last = _checkpoint(run_dir, state, config_dict, config)
+        raise
+    finally:
+        bar.close()
+        log.close()
+    if last is None or int(last.name.split("_")[1]) != state.step:
+        last = _checkpoint(run_dir, state, config_dict, config)
+    return last
+
+
+def load_stage2_config(data: dict) -> Stage2Config:
+    return from_dict(Stage2Config, data)
+
+
+def _test_sequences(config: Stage2Config, length: int) -> SequenceDataset | None:
+    """The test split's pseudo-label sequences from each video's start, if extracted."""
+    data = PreparedDataset(config.data.root, "train")
+    if "test" not in data.meta["splits"]:
+        return None
+    test = PreparedDataset(config.data.root, "test")
+    if config.data.keypoints not in test.keypoint_sets():
+        logger.warning(
+            "no %r pseudo-labels on the test split: no evaluation", config.data.keypoints
+        )
+        return None
+    return SequenceDataset(
+        test, length=length, keypoints=config.data.keypoints, load_frames=False, random_start=False
+    )
+
+
+@torch.no_grad()
+def _sample_grid(generator: MotionGenerator, test: SequenceDataset, n: int = 4) -> np.ndarray:
+    picks = np.linspace(0, len(test) - 1, n).round().astype(int)
+    items = [test[int(i)] for i in picks]
+    seq = torch.stack([it["keypoints"] for it in items])  # (n, T+1, K, 2)
+    action = torch.stack([it["action"] for it in items])
+    rng = torch.Generator().manual_seed(0)
+    device = next(generator.parameters()).device
+    gen = generator.sample(seq[:, 0].to(device), action.to(device), seq.shape[1] - 1, rng)
+    generated = torch.cat([seq[:, :1], gen.cpu()], dim=1)
+    return stage2_sample_grid(seq.numpy(), generated.numpy())
+
+
+def _checkpoint(run_dir: Path, state: Stage2State, config_dict: dict, config: Stage2Config) -> Path:
+    training = {"opt_g": state.opt_g.state_dict(), "torch_rng": torch.get_rng_state()}
+    if state.opt_d is not None:
+        training["opt_d"] = state.opt_d.state_dict()
+    return save_checkpoint(
+        run_dir / "checkpoints",
+        kind=KIND,
+        step=state.step,
+        networks=state.networks(),
+        config=config_dict,
+        training_state=training,
+        keep=config.log.keep_checkpoints,
+    )
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    from keyvid.io import write_image
+
+    write_image(path, image)
