@@ -4,7 +4,7 @@ import pytest
 
 from keyvid.config import apply_override, choices, dump_yaml, from_dict, load_config, to_dict
 from keyvid.errors import KeyvidError
-from keyvid.training.config import Stage1Config
+from keyvid.training.config import Stage1Config, Stage2Config
 
 
 @dataclass
@@ -105,5 +105,7 @@ def test_file_errors(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
-    for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
-        load_config(Stage1Config, path)
+    paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert any(p.stem.endswith("_stage2") for p in paths)
+    for path in paths:
+        load_config(Stage2Config if path.stem.endswith("_stage2") else Stage1Config, path)

@@ -65,7 +65,7 @@ def make_demo(
         cells, board = [], []
         for act, name in enumerate(pipe.actions):
             result = pipe(image, act, frames=frames, samples=samples, seed=seed + act)
-            videos = upscale(result.frames, scale)  # (S, T+1, H, W, 3)
+            videos = np.stack([upscale(v, scale) for v in result.frames])  # (S, T+1, H, W, 3)
             start = label_image(draw_keypoints(videos[0, 0], result.keypoints[0, 0]), name)
             overlay = draw_keypoints_video(videos[0], result.keypoints[0])
             row = [start[None], _caption(overlay, "keypoints")]

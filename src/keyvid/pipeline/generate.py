@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from keyvid.data.actions import normalize_action_name, resolve_action
 from keyvid.errors import KeyvidError
@@ -53,14 +53,14 @@ class Generation:
 def prepare_image(image: str | Path | Image.Image | np.ndarray, size: int) -> torch.Tensor:
     """Any image -> (1, 3, size, size) float in [0, 1].
 
-    Files are read with EXIF rotation applied, transparency over white and
+    Files and Pillow images get their EXIF rotation applied, transparency over white and
     greyscale/palette/16-bit made RGB (``keyvid.io.read_image``). A non-square
     image is centre-cropped to a square, then resized (area-averaged) to ``size``.
     """
     if isinstance(image, str | Path):
         rgb = read_image(image)
     elif isinstance(image, Image.Image):
-        rgb = pil_to_rgb(image)
+        rgb = pil_to_rgb(ImageOps.exif_transpose(image))
     else:
         rgb = as_rgb(np.asarray(image))
     h, w = rgb.shape[:2]
@@ -170,6 +170,8 @@ class Pipeline:
         k_t = k0(image) + (k_t(driving) − k_0(driving)), as in First Order Motion
         Model's relative mode, so the image keeps its own shape and position.
         """
+        if len(driving) == 0:
+            raise KeyvidError("the driving video has no frames")
         x = prepare_image(image, self.image_size)
         k0 = self.stage1.detector(x)  # (1, K, 2)
         tracks = []
@@ -203,10 +205,11 @@ class Pipeline:
             images.append(out.image)
             masks.append(out.mask if out.mask is not None else torch.zeros_like(out.image[:, :1]))
         h = w = self.image_size
-        video = torch.cat(
-            [x.expand(s, -1, -1, -1)[:, None], torch.cat(images).view(s, t - 1, 3, h, w)], dim=1
-        )
-        mask = torch.cat([torch.ones(s, 1, 1, h, w), torch.cat(masks).view(s, t - 1, 1, h, w)], 1)
+        video = x.expand(s, -1, -1, -1)[:, None]  # (S, 1, 3, H, W): the input alone when T = 1
+        mask = torch.ones(s, 1, 1, h, w)
+        if images:
+            video = torch.cat([video, torch.cat(images).view(s, t - 1, 3, h, w)], dim=1)
+            mask = torch.cat([mask, torch.cat(masks).view(s, t - 1, 1, h, w)], dim=1)
         frames = (video.clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round().to(torch.uint8)
         return Generation(
             frames=frames.numpy(),

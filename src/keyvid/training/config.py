@@ -90,6 +90,10 @@ class Stage2DataConfig:
 @dataclass
 class Stage2LossConfig:
     kl_weight: float = 1.0  # paper Eq. 5
+    # Not in the paper (0 there): the KL weight rises linearly from 0 over these steps
+    # (Bowman et al. 2016). At full weight from step 0 the decoder learns to ignore z
+    # before z carries anything (posterior collapse, docs/stage2-motion.md).
+    kl_warmup_steps: int = 0
     l1_weight: float = 1000.0  # λ2 (paper Sec. 3.2)
     adversarial_weight: float = 2.0  # λ3 (paper Sec. 3.2); 0 drops D_seq
 

@@ -219,6 +219,9 @@ def train_stage1(
         num_workers=config.data.num_workers,
         worker_init_fn=single_thread_worker,
         drop_last=True,
+        # Its own generator: DataLoader seeds workers with a draw from the one it is
+        # given, and a draw from torch's global one would shift the restored RNG state.
+        generator=torch.Generator(),
         persistent_workers=config.data.num_workers > 0,
         pin_memory=device.type == "cuda",
     )

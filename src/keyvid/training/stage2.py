@@ -72,6 +72,11 @@ def resolve_data_facts(config: Stage2Config) -> Stage2Config:
     return from_dict(Stage2Config, resolved)
 
 
+def kl_warmup(steps: int, step: int) -> float:
+    """Factor on the KL weight: step / steps during the warm-up, then 1."""
+    return min(1.0, step / steps) if steps > 0 else 1.0
+
+
 def generator_losses(
     state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -79,7 +84,8 @@ def generator_losses(
     k0, future = sequences[:, 0], sequences[:, 1:]
     recon, mu, logvar = state.generator(k0, future, action)
     losses = {"kl": kl_divergence(mu, logvar), "l1": keypoint_l1(recon, future)}
-    total = config.loss.kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
+    kl_weight = config.loss.kl_weight * kl_warmup(config.loss.kl_warmup_steps, state.step)
+    total = kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
     if state.discriminator is not None:
         losses["adversarial"] = generator_loss(state.discriminator(recon))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
@@ -178,6 +184,9 @@ def train_stage2(
         sampler=InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size),
         num_workers=0,  # a sequence is a slice of an in-memory array: workers would only cost
         drop_last=False,
+        # Its own generator: a draw from torch's global one when the loader starts
+        # would shift the RNG state restored from the checkpoint (inexact resume).
+        generator=torch.Generator(),
     )
     test = _test_sequences(config, length)
     log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
