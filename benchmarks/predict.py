@@ -8,7 +8,7 @@ Measures, on this machine's CPU threads:
 - scaling: 16 / 32 / 64 / 128 frames at 64², one sample: cost must grow linearly.
 Frames/s counts generated frames (samples × frames) per second of the call.
 
-    python benchmarks/predict.py [--repeats 5] [--threads 2]
+    python benchmarks/predict.py [--repeats 5] [--threads 2] [--checkpoint synth]
 """
 
 from __future__ import annotations
@@ -54,16 +54,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--checkpoint", default="synth", help="pipeline to time")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
     t0 = time.perf_counter()
-    pipe = Pipeline.from_pretrained("synth")
+    pipe = Pipeline.from_pretrained(args.checkpoint)
     load_s = time.perf_counter() - t0
     image = demo_actors(1)[0]
-    rows = [{"case": "load synth", "seconds": load_s}]
+    rows = [{"case": f"load {args.checkpoint}", "seconds": load_s}]
 
     for size in (64, 128):
         p = pipeline_at(size, pipe)

@@ -15,13 +15,16 @@ from keyvid.data import (
     SequenceDataset,
 )
 from keyvid.errors import KeyvidError
+from keyvid.pipeline.generate import Generation, Pipeline
 
 __all__ = [
     "PENN_ACTIONS",
     "AugmentConfig",
     "DatasetWriter",
     "FramePairDataset",
+    "Generation",
     "KeyvidError",
+    "Pipeline",
     "PreparedDataset",
     "SequenceDataset",
     "__version__",
