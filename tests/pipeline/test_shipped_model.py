@@ -1,4 +1,7 @@
-"""The `synth` model shipped inside the package loads by name and tracks the actors."""
+"""The `synth` model shipped inside the package loads by name, tracks the actors and
+moves them differently for each action."""
+
+import itertools
 
 import torch
 
@@ -6,6 +9,8 @@ from keyvid.data.format import PreparedDataset
 from keyvid.data.prepare import prepare_synthetic
 from keyvid.evaluation.keypoints import keypoint_regression_error
 from keyvid.models.detector import KeypointDetector
+from keyvid.pipeline.demo import demo_actors
+from keyvid.pipeline.generate import Pipeline
 from keyvid.pipeline.loading import load_stage1
 from keyvid.training.checkpoint import PRETRAINED_DIR, resolve_checkpoint
 
@@ -13,7 +18,7 @@ from keyvid.training.checkpoint import PRETRAINED_DIR, resolve_checkpoint
 def test_synth_is_addressable_by_name():
     assert resolve_checkpoint("synth") == PRETRAINED_DIR / "synth"
     model, ckpt = load_stage1("synth")
-    assert ckpt.kind == "stage1" and ckpt.config["model"]["image_size"] == 64
+    assert ckpt.kind == "pipeline" and ckpt.config["stage1"]["model"]["image_size"] == 64
     kp = model.detector(torch.rand(2, 3, 64, 64))
     assert kp.shape == (2, model.config.num_keypoints, 2) and kp.abs().max() <= 1
 
@@ -30,3 +35,17 @@ def test_synth_keypoints_predict_joints_on_unseen_videos(tmp_path):
     reference = keypoint_regression_error(untrained, train, test)["test_error"]
     # Full test split: 0.060 vs 0.131 (benchmarks/results/stage1_synth_keypoints.json).
     assert learned < 0.7 * reference, (learned, reference)
+
+
+def test_synth_generates_a_different_motion_for_each_action():
+    pipe = Pipeline.from_pretrained("synth")
+    assert len(pipe.actions) == 9 and pipe.uses_action
+    image = demo_actors(1, seed=3)[0]
+    # One sample per action, same z (seed): only the action differs.
+    runs = {a: pipe(image, a, frames=16, seed=0).keypoints[0] for a in range(9)}  # (17, K, 2)
+    moves = {a: float(abs(kp[1:] - kp[:1]).mean()) for a, kp in runs.items()}
+    # The keypoints move (an untrained generator stands still: its offsets start at 0) ...
+    assert min(moves.values()) > 0.007, moves  # measured 0.014-0.13
+    # ... and each pair of actions moves differently.
+    gaps = [float(abs(runs[a] - runs[b]).mean()) for a, b in itertools.combinations(range(9), 2)]
+    assert min(gaps) > 0.005, min(gaps)  # measured 0.015
