@@ -90,7 +90,9 @@ def main() -> None:
         args.data, length=length, keypoints=args.keypoints, load_frames=False, random_start=False
     )
     rows += reference_rows(train, test)
-    print_table(rows, ["model", "action", "step", "l1", "l1_best", "diversity"])
+    print_table(
+        rows, ["model", "action", "step", "l1", "l1_best", "diversity", "motion", "motion_data"]
+    )
     write_result(
         args.name,
         rows,

@@ -7,7 +7,10 @@ keypoints (and action). Reported, in keypoint coordinate units ([-1, 1], so
 - ``l1``: mean |sampled - pseudo-label| over samples, frames, keypoints;
 - ``l1_best``: the same for the closest of the samples to each video (best of N,
   the usual figure for stochastic prediction: one future is recorded, many are valid);
-- ``diversity``: mean |sample_i - sample_j| over pairs of samples of one video.
+- ``diversity``: mean |sample_i - sample_j| over pairs of samples of one video;
+- ``motion`` and ``motion_data``: mean |k_t - k0| of the samples and of the
+  pseudo-labels: how far keypoints travel (a generator that regresses to the mean
+  moves less than the data).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ def motion_metrics(
     generator.eval()
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
-    totals = {"l1": 0.0, "l1_best": 0.0, "diversity": 0.0}
+    totals = dict.fromkeys(("l1", "l1_best", "diversity", "motion", "motion_data"), 0.0)
     count = 0
     for lo in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
@@ -54,6 +57,8 @@ def motion_metrics(
         totals["l1"] += float(per_draw.mean(0).sum())
         totals["l1_best"] += float(per_draw.min(0).values.sum())
         totals["diversity"] += float(torch.stack(pairs).mean(0).sum())
+        totals["motion"] += float((draws - k0[None, :, None]).abs().mean(dim=(0, 2, 3, 4)).sum())
+        totals["motion_data"] += float((truth - k0[:, None]).abs().mean(dim=(1, 2, 3)).sum())
         count += len(items)
     generator.train(was_training)
     return {k: v / max(count, 1) for k, v in totals.items()}
