@@ -27,6 +27,14 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
+def setup_torch(optim: OptimConfig) -> torch.device:
+    """Seed torch, set its thread count, pick the device: the start of every training run."""
+    torch.manual_seed(optim.seed)
+    if optim.threads > 0:
+        torch.set_num_threads(optim.threads)
+    return pick_device(optim.device)
+
+
 def learning_rate(optim: OptimConfig, step: int) -> float:
     """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2) × factor per milestone passed.
 

@@ -6,7 +6,6 @@ Alternating updates (paper Sec. 2): Q and T minimise
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,16 +26,18 @@ from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.losses.separation import separation_loss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
-from keyvid.training.checkpoint import (
-    Checkpoint,
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-)
 from keyvid.training.config import Stage1Config
-from keyvid.training.run import RunLogger, learning_rate, logger, pick_device, prepare_run_dir
+from keyvid.training.loop import Periodic, run_loop
+from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.samples import stage1_sample_grid
+from keyvid.training.state import (
+    restore_state,
+    resumable_checkpoint,
+    save_png,
+    save_state,
+    set_learning_rate,
+)
 
 KIND = "stage1"
 
@@ -116,32 +117,12 @@ def build_state(config: Stage1Config, device: torch.device) -> Stage1State:
     return Stage1State(model, disc, opt_g, opt_d)
 
 
-def restore_state(state: Stage1State, ckpt: Checkpoint) -> None:
-    """Load weights, optimiser and RNG state from a checkpoint written by this trainer."""
-    for name, net in state.networks().items():
-        try:
-            net.load_state_dict(ckpt.state_dict(name))
-        except RuntimeError as e:
-            raise KeyvidError(
-                f"checkpoint {ckpt.path} does not fit the configured {name} "
-                f"({str(e).splitlines()[0]}); resume with the config the run was started with"
-            ) from None
-    training = ckpt.training_state()
-    state.opt_g.load_state_dict(training["opt_g"])
-    if state.opt_d is not None:
-        state.opt_d.load_state_dict(training["opt_d"])
-    torch.set_rng_state(training["torch_rng"])
-    state.step = ckpt.step
-
-
 def train_step(
     state: Stage1State, reconstruction: ReconstructionLoss, batch: dict, config: Stage1Config
 ) -> tuple[dict[str, float], Stage1Output]:
     """One alternating update: Q and T first, then D_im on the same translation."""
     lr = learning_rate(config.optim, state.step)
-    for opt in (state.opt_g, state.opt_d):
-        for group in opt.param_groups if opt is not None else []:
-            group["lr"] = lr
+    set_learning_rate(state, lr)
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)  # its gradients come from its own step only
@@ -178,22 +159,11 @@ def train_stage1(
     """
     run_dir = Path(run_dir)
     config_dict = to_dict(config)
-    ckpt_dir = run_dir / "checkpoints"
-    latest = latest_checkpoint(ckpt_dir) if resume else None
-    if resume and latest is not None:
-        ckpt = load_checkpoint(latest, kind=KIND)
-        if ckpt.config["model"] != config_dict["model"]:
-            raise KeyvidError(
-                f"the model config differs from the one of the checkpoint {latest}; "
-                "resume without model.* overrides (the run folder was left unchanged)"
-            )
+    ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
     prepare_run_dir(run_dir, config_dict, resume=resume)
 
     opt = config.optim
-    torch.manual_seed(opt.seed)
-    if opt.threads > 0:
-        torch.set_num_threads(opt.threads)
-    device = pick_device(opt.device)
+    device = setup_torch(opt)
     size = (config.model.image_size, config.model.image_size)
     train_data = PreparedDataset(config.data.root, "train")
     dataset = FramePairDataset(train_data, augment=config.data.augment, size=size, seed=opt.seed)
@@ -207,9 +177,9 @@ def train_stage1(
         config.loss.reconstruction, config.loss.vgg_weights
     ).to(device)
     logger.info("reconstruction loss: %s", reconstruction.description)
-    if latest is not None:
+    if ckpt is not None:
         restore_state(state, ckpt)
-        logger.info("resumed from %s at step %d", latest, state.step)
+        logger.info("resumed from %s at step %d", ckpt.path, state.step)
 
     sampler = InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size)
     loader = DataLoader(
@@ -228,91 +198,58 @@ def train_stage1(
     eval_data = _eval_splits(train_data)
     sample_batch = _fixed_sample_batch(train_data, size) if config.log.sample_every > 0 else None
     log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
-    end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
-    bar = tqdm(
-        total=end,
-        initial=state.step,
+    keep = config.log.keep_checkpoints
+
+    def checkpoint() -> Path:
+        return save_state(run_dir, state, kind=KIND, config=config_dict, keep=keep)
+
+    def step_fn(batch: dict) -> dict[str, float]:
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        logged, out = train_step(state, reconstruction, batch, config)
+        return {**logged, **stage1_diagnostics(out)}
+
+    def evaluate(step: int) -> dict[str, float]:
+        err = keypoint_regression_error(
+            state.model.detector,
+            *eval_data,
+            max_train_frames=config.log.eval_train_frames,
+            max_test_frames=config.log.eval_test_frames,
+        )
+        tqdm.write(f"step {step}: keypoint regression error {err['test_error']:.4f} of image size")
+        return {"eval/keypoint_error": err["test_error"]}
+
+    def samples(step: int) -> None:
+        grid = stage1_sample_grid(state.model, sample_batch)
+        log.image(step, "samples", grid)
+        save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+
+    jobs = []
+    if eval_data:
+        jobs.append(Periodic(config.log.eval_every, evaluate))
+    if sample_batch is not None:
+        jobs.append(Periodic(config.log.sample_every, samples))
+    state.model.train()
+    return run_loop(
+        loader,
+        state,
+        step_fn,
+        end=opt.steps if max_steps is None else min(opt.steps, state.step + max_steps),
+        log=log,
+        log_every=config.log.log_every,
+        items_per_step=opt.batch_size,
+        rate_name="pairs_per_s",
+        jobs=jobs,
+        checkpoint=checkpoint,
+        checkpoint_every=config.log.checkpoint_every,
         desc="stage 1",
-        unit="step",
-        disable=not progress,
-        dynamic_ncols=True,
+        progress=progress,
+        postfix=lambda means: {"rec": f"{means['loss/reconstruction']:.4f}"},
     )
-    t0, t_since = time.time(), time.time()
-    window: dict[str, list[float]] = {}  # per-step scalars since the last log line
-    last = None
-    try:
-        state.model.train()
-        for batch in loader:
-            if state.step >= end:
-                break
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            logged, out = train_step(state, reconstruction, batch, config)
-            for k, v in logged.items():
-                window.setdefault(k, []).append(v)
-            step = state.step
-            if step % config.log.log_every == 0 or step == end:
-                # Losses are averaged over the window: one batch's value is too noisy to read.
-                means = {k: sum(v) / len(v) for k, v in window.items()}
-                means.update(stage1_diagnostics(out))
-                n = len(window["lr"])
-                means["pairs_per_s"] = n * opt.batch_size / max(time.time() - t_since, 1e-9)
-                window, t_since = {}, time.time()
-                log.scalars(step, means, elapsed=time.time() - t0)
-                bar.set_postfix(rec=f"{means['loss/reconstruction']:.4f}", refresh=False)
-            if (
-                eval_data
-                and config.log.eval_every
-                and (step % config.log.eval_every == 0 or step == end)
-            ):
-                err = keypoint_regression_error(
-                    state.model.detector,
-                    *eval_data,
-                    max_train_frames=config.log.eval_train_frames,
-                    max_test_frames=config.log.eval_test_frames,
-                )
-                log.scalars(
-                    step, {"eval/keypoint_error": err["test_error"]}, elapsed=time.time() - t0
-                )
-                bar.write(
-                    f"step {step}: keypoint regression error {err['test_error']:.4f} of image size"
-                )
-            if sample_batch is not None and (step % config.log.sample_every == 0 or step == end):
-                grid = stage1_sample_grid(state.model, sample_batch)
-                log.image(step, "samples", grid)
-                _save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
-            if step % config.log.checkpoint_every == 0 or step == end:
-                last = _checkpoint(run_dir, state, config_dict, config)
-            bar.update(1)
-    except KeyboardInterrupt:
-        logger.warning("interrupted: saving a checkpoint at step %d", state.step)
-        last = _checkpoint(run_dir, state, config_dict, config)
-        raise
-    finally:
-        bar.close()
-        log.close()
-    if last is None or int(last.name.split("_")[1]) != state.step:
-        last = _checkpoint(run_dir, state, config_dict, config)
-    return last
 
 
 def load_stage1_config(data: dict) -> Stage1Config:
     """A ``Stage1Config`` from a checkpoint's or run's saved config dict."""
     return from_dict(Stage1Config, data)
-
-
-def _checkpoint(run_dir: Path, state: Stage1State, config_dict: dict, config: Stage1Config) -> Path:
-    training = {"opt_g": state.opt_g.state_dict(), "torch_rng": torch.get_rng_state()}
-    if state.opt_d is not None:
-        training["opt_d"] = state.opt_d.state_dict()
-    return save_checkpoint(
-        run_dir / "checkpoints",
-        kind=KIND,
-        step=state.step,
-        networks=state.networks(),
-        config=config_dict,
-        training_state=training,
-        keep=config.log.keep_checkpoints,
-    )
 
 
 def _eval_splits(train: PreparedDataset) -> tuple[PreparedDataset, PreparedDataset] | None:
@@ -328,9 +265,3 @@ def _fixed_sample_batch(train: PreparedDataset, size: tuple[int, int], n: int = 
     picks = np.linspace(0, len(ds) - 1, n).round().astype(int)
     items = [ds[int(i)] for i in picks]
     return {k: torch.stack([it[k] for it in items]) for k in ("source", "target")}
-
-
-def _save_png(path: Path, image: np.ndarray) -> None:
-    from keyvid.io import write_image
-
-    write_image(path, image)

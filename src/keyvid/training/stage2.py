@@ -7,7 +7,6 @@ then D_seq minimises −log D_seq(k̂1:T) − log(1 − D_seq(k̃1:T)).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,11 +24,18 @@ from keyvid.evaluation.motion import motion_metrics
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator
-from keyvid.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from keyvid.training.config import Stage2Config
-from keyvid.training.run import RunLogger, learning_rate, logger, pick_device, prepare_run_dir
+from keyvid.training.loop import Periodic, run_loop
+from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler
 from keyvid.training.samples import stage2_sample_grid
+from keyvid.training.state import (
+    restore_state,
+    resumable_checkpoint,
+    save_png,
+    save_state,
+    set_learning_rate,
+)
 
 KIND = "stage2"
 
@@ -96,9 +102,7 @@ def generator_losses(
 def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[str, float]:
     """One alternating update: M first, then D_seq on the same reconstruction."""
     lr = learning_rate(config.optim, state.step)
-    for opt in (state.opt_g, state.opt_d):
-        for group in opt.param_groups if opt is not None else []:
-            group["lr"] = lr
+    set_learning_rate(state, lr)
     sequences = augment_keypoint_sequences(batch["keypoints"], config.data.augment, None)
     disc = state.discriminator
     if disc is not None:
@@ -143,21 +147,11 @@ def train_stage2(
     run_dir = Path(run_dir)
     config = resolve_data_facts(config)
     config_dict = to_dict(config)
-    latest = latest_checkpoint(run_dir / "checkpoints") if resume else None
-    if latest is not None:
-        ckpt = load_checkpoint(latest, kind=KIND)
-        if ckpt.config["model"] != config_dict["model"]:
-            raise KeyvidError(
-                f"the model config differs from the one of the checkpoint {latest}; "
-                "resume without model.* overrides (the run folder was left unchanged)"
-            )
+    ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
     prepare_run_dir(run_dir, config_dict, resume=resume)
 
     opt = config.optim
-    torch.manual_seed(opt.seed)
-    if opt.threads > 0:
-        torch.set_num_threads(opt.threads)
-    device = pick_device(opt.device)
+    device = setup_torch(opt)
     length = config.model.generator.length + 1  # k0 and the future
     dataset = SequenceDataset(
         config.data.root,
@@ -167,16 +161,9 @@ def train_stage2(
         seed=opt.seed,
     )
     state = build_state(config, device)
-    if latest is not None:
-        for name, net in state.networks().items():
-            net.load_state_dict(ckpt.state_dict(name))
-        training = ckpt.training_state()
-        state.opt_g.load_state_dict(training["opt_g"])
-        if state.opt_d is not None:
-            state.opt_d.load_state_dict(training["opt_d"])
-        torch.set_rng_state(training["torch_rng"])
-        state.step = ckpt.step
-        logger.info("resumed from %s at step %d", latest, state.step)
+    if ckpt is not None:
+        restore_state(state, ckpt)
+        logger.info("resumed from %s at step %d", ckpt.path, state.step)
 
     loader = DataLoader(
         dataset,
@@ -190,70 +177,50 @@ def train_stage2(
     )
     test = _test_sequences(config, length)
     log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
-    end = opt.steps if max_steps is None else min(opt.steps, state.step + max_steps)
-    bar = tqdm(
-        total=end,
-        initial=state.step,
+    keep = config.log.keep_checkpoints
+
+    def checkpoint() -> Path:
+        return save_state(run_dir, state, kind=KIND, config=config_dict, keep=keep)
+
+    def step_fn(batch: dict) -> dict[str, float]:
+        return train_step(state, {k: v.to(device) for k, v in batch.items()}, config)
+
+    def evaluate(step: int) -> dict[str, float]:
+        m = motion_metrics(state.generator, test, samples=4)
+        tqdm.write(
+            f"step {step}: test L1 {m['l1']:.4f} (best of 4 {m['l1_best']:.4f}), diversity "
+            f"{m['diversity']:.4f}, motion {m['motion']:.4f} (data {m['motion_data']:.4f})"
+        )
+        return {f"eval/{k}": v for k, v in m.items()}
+
+    def samples(step: int) -> None:
+        grid = _sample_grid(state.generator, test)
+        log.image(step, "keypoint_sequences", grid)
+        save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+
+    jobs = []
+    if test is not None:
+        jobs += [
+            Periodic(config.log.eval_every, evaluate),
+            Periodic(config.log.sample_every, samples),
+        ]
+    state.generator.train()
+    return run_loop(
+        loader,
+        state,
+        step_fn,
+        end=opt.steps if max_steps is None else min(opt.steps, state.step + max_steps),
+        log=log,
+        log_every=config.log.log_every,
+        items_per_step=opt.batch_size,
+        rate_name="sequences_per_s",
+        jobs=jobs,
+        checkpoint=checkpoint,
+        checkpoint_every=config.log.checkpoint_every,
         desc="stage 2",
-        unit="step",
-        disable=not progress,
-        dynamic_ncols=True,
+        progress=progress,
+        postfix=lambda means: {"l1": f"{means['loss/l1']:.4f}", "kl": f"{means['loss/kl']:.2f}"},
     )
-    t0, t_since = time.time(), time.time()
-    window: dict[str, list[float]] = {}
-    last = None
-    try:
-        state.generator.train()
-        for batch in loader:
-            if state.step >= end:
-                break
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for k, v in train_step(state, batch, config).items():
-                window.setdefault(k, []).append(v)
-            step = state.step
-            if step % config.log.log_every == 0 or step == end:
-                means = {k: sum(v) / len(v) for k, v in window.items()}
-                n = len(window["lr"])
-                means["sequences_per_s"] = n * opt.batch_size / max(time.time() - t_since, 1e-9)
-                window, t_since = {}, time.time()
-                log.scalars(step, means, elapsed=time.time() - t0)
-                bar.set_postfix(
-                    l1=f"{means['loss/l1']:.4f}", kl=f"{means['loss/kl']:.2f}", refresh=False
-                )
-            if (
-                test is not None
-                and config.log.eval_every
-                and (step % config.log.eval_every == 0 or step == end)
-            ):
-                metrics = motion_metrics(state.generator, test, samples=4)
-                log.scalars(
-                    step, {f"eval/{k}": v for k, v in metrics.items()}, elapsed=time.time() - t0
-                )
-                bar.write(
-                    f"step {step}: test L1 {metrics['l1']:.4f} "
-                    f"(best of 4 {metrics['l1_best']:.4f}), diversity {metrics['diversity']:.4f}"
-                )
-            if (
-                test is not None
-                and config.log.sample_every
-                and (step % config.log.sample_every == 0 or step == end)
-            ):
-                grid = _sample_grid(state.generator, test)
-                log.image(step, "keypoint_sequences", grid)
-                _save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
-            if step % config.log.checkpoint_every == 0 or step == end:
-                last = _checkpoint(run_dir, state, config_dict, config)
-            bar.update(1)
-    except KeyboardInterrupt:
-        logger.warning("interrupted: saving a checkpoint at step %d", state.step)
-        last = _checkpoint(run_dir, state, config_dict, config)
-        raise
-    finally:
-        bar.close()
-        log.close()
-    if last is None or int(last.name.split("_")[1]) != state.step:
-        last = _checkpoint(run_dir, state, config_dict, config)
-    return last
 
 
 def load_stage2_config(data: dict) -> Stage2Config:
@@ -287,24 +254,3 @@ def _sample_grid(generator: MotionGenerator, test: SequenceDataset, n: int = 4) 
     gen = generator.sample(seq[:, 0].to(device), action.to(device), seq.shape[1] - 1, rng)
     generated = torch.cat([seq[:, :1], gen.cpu()], dim=1)
     return stage2_sample_grid(seq.numpy(), generated.numpy())
-
-
-def _checkpoint(run_dir: Path, state: Stage2State, config_dict: dict, config: Stage2Config) -> Path:
-    training = {"opt_g": state.opt_g.state_dict(), "torch_rng": torch.get_rng_state()}
-    if state.opt_d is not None:
-        training["opt_d"] = state.opt_d.state_dict()
-    return save_checkpoint(
-        run_dir / "checkpoints",
-        kind=KIND,
-        step=state.step,
-        networks=state.networks(),
-        config=config_dict,
-        training_state=training,
-        keep=config.log.keep_checkpoints,
-    )
-
-
-def _save_png(path: Path, image: np.ndarray) -> None:
-    from keyvid.io import write_image
-
-    write_image(path, image)
