@@ -39,3 +39,13 @@ def test_keypoint_l1_is_the_mean_absolute_difference():
     target = torch.tensor([[[[1.0, -2.0]], [[0.5, 0.0]]]])
     assert float(keypoint_l1(pred, target)) == pytest.approx((1 + 2 + 0.5 + 0) / 4)
     assert float(keypoint_l1(target, target)) == 0.0
+
+
+def test_kl_to_a_learned_prior_matches_torch_distributions():
+    g = torch.Generator().manual_seed(1)
+    mu, logvar, pmu, plogvar = (torch.randn(4, 6, generator=g) for _ in range(4))
+    q = Normal(mu, (0.5 * logvar).exp())
+    p = Normal(pmu, (0.5 * plogvar).exp())
+    expected = torch_kl(q, p).sum(dim=1).mean()
+    torch.testing.assert_close(kl_divergence(mu, logvar, pmu, plogvar), expected)
+    assert float(kl_divergence(mu, logvar, mu, logvar)) == pytest.approx(0.0, abs=1e-6)

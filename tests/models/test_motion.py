@@ -135,3 +135,16 @@ def test_stage2_model_config_shares_keypoints_and_counts_actions():
     config = Stage2ModelConfig(num_keypoints=7, actions=("a", "b"))
     assert config.generator.num_keypoints == config.discriminator.num_keypoints == 7
     assert config.generator.num_actions == 2
+
+
+def test_learned_prior_starts_as_the_standard_one_and_moves_the_samples():
+    k0, _, action = inputs()
+    standard = generator(prior="standard")
+    learned = generator(prior="learned")
+    learned.load_state_dict(standard.state_dict(), strict=False)  # same weights but the prior net
+    cond = learned.condition(k0, action)
+    mu, logvar = learned.prior(cond)
+    assert torch.equal(mu, torch.zeros_like(mu)) and torch.equal(logvar, torch.zeros_like(mu))
+    torch.testing.assert_close(draw(learned, k0, action, 6, 0), draw(standard, k0, action, 6, 0))
+    nn.init.normal_(learned.prior_net[-1].bias, std=1.0)  # shift the prior's mean
+    assert not torch.allclose(draw(learned, k0, action, 6, 0), draw(standard, k0, action, 6, 0))

@@ -32,6 +32,9 @@ class MotionGeneratorConfig:
     # ("first", authors' code), or at every step ("every": learns ~1.5× faster on CPU,
     # docs/stage2-motion.md).
     decoder_input: str = choices("first", "every", default="first")
+    # The prior of z: N(0, I) ("standard", paper Sec. 2) or N(mu(k0, a), sigma(k0, a))
+    # learnt beside the encoder ("learned", as in SVG-LP, Denton & Fergus 2018).
+    prior: str = choices("standard", "learned", default="standard")
 
 
 @dataclass
@@ -74,6 +77,13 @@ class MotionGenerator(nn.Module):
         self.decoder_input = nn.Linear(c.latent + cond, c.hidden)
         self.decoder = nn.LSTM(c.hidden, c.hidden, c.layers, batch_first=True)
         self.to_offsets = nn.Linear(c.hidden, points)
+        self.prior_net = None
+        if c.prior == "learned":
+            self.prior_net = nn.Sequential(
+                nn.Linear(cond, c.hidden), nn.ReLU(), nn.Linear(c.hidden, 2 * c.latent)
+            )
+            nn.init.zeros_(self.prior_net[-1].weight)  # starts as N(0, I)
+            nn.init.zeros_(self.prior_net[-1].bias)
         # Start as "stand still" (offsets 0): the decoder then learns motion as a
         # change from k0 instead of first learning where the body is.
         nn.init.zeros_(self.to_offsets.weight)
@@ -87,6 +97,14 @@ class MotionGenerator(nn.Module):
                 raise ValueError("this motion generator is conditioned on an action; pass one")
             parts.append(F.one_hot(action.long(), self.config.num_actions).to(k0.dtype))
         return torch.cat(parts, dim=1)
+
+    def prior(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C) condition -> the prior's mu, logvar, each (B, latent); zeros for N(0, I)."""
+        if self.prior_net is None:
+            zeros = cond.new_zeros(cond.shape[0], self.config.latent)
+            return zeros, zeros
+        mu, logvar = self.prior_net(cond).chunk(2, dim=1)
+        return mu, logvar
 
     def encode(self, sequence: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(B, T, K, 2) future keypoints + (B, C) condition -> mu, logvar, each (B, latent)."""
@@ -127,7 +145,7 @@ class MotionGenerator(nn.Module):
         frames: int,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints, z ~ N(0, I).
+        """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints, z from the prior.
 
         Longer than the training length, the sequence continues in segments: each
         starts from the last keypoints of the one before with a fresh z.
@@ -138,8 +156,9 @@ class MotionGenerator(nn.Module):
             cond = self.condition(start, action)
             # Drawn where the generator lives (a CPU generator gives the same z on any device).
             where = generator.device if generator is not None else k0.device
-            z = torch.randn(k0.shape[0], self.config.latent, generator=generator, device=where)
-            z = z.to(k0)
+            eps = torch.randn(k0.shape[0], self.config.latent, generator=generator, device=where)
+            mu, logvar = self.prior(cond)
+            z = mu + eps.to(k0) * (0.5 * logvar).exp()
             segment = self.decode(z, start, cond, self.config.length)[:, :n]
             out.append(segment)
             start = segment[:, -1]

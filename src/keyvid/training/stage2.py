@@ -89,7 +89,11 @@ def generator_losses(
     """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised."""
     k0, future = sequences[:, 0], sequences[:, 1:]
     recon, mu, logvar = state.generator(k0, future, action)
-    losses = {"kl": kl_divergence(mu, logvar), "l1": keypoint_l1(recon, future)}
+    prior_mu, prior_logvar = state.generator.prior(state.generator.condition(k0, action))
+    losses = {
+        "kl": kl_divergence(mu, logvar, prior_mu, prior_logvar),
+        "l1": keypoint_l1(recon, future),
+    }
     kl_weight = config.loss.kl_weight * kl_warmup(config.loss.kl_warmup_steps, state.step)
     total = kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
     if state.discriminator is not None:
