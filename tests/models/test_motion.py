@@ -131,10 +131,21 @@ def test_discriminator_gives_one_logit_per_sequence():
     assert logits.shape == (B,) and torch.isfinite(logits).all()
 
 
+def test_conditional_discriminator_reads_the_first_pose_and_the_action():
+    torch.manual_seed(0)
+    config = SequenceDiscriminatorConfig(num_keypoints=K, num_actions=A, hidden=8, conditional=True)
+    disc = SequenceDiscriminator(config)
+    k0, sequence, action = inputs()
+    logits = disc(sequence, k0, action)
+    assert logits.shape == (B,)
+    assert not torch.allclose(logits, disc(sequence, k0, (action + 1) % A))
+    assert not torch.allclose(logits, disc(sequence, -k0, action))
+
+
 def test_stage2_model_config_shares_keypoints_and_counts_actions():
     config = Stage2ModelConfig(num_keypoints=7, actions=("a", "b"))
     assert config.generator.num_keypoints == config.discriminator.num_keypoints == 7
-    assert config.generator.num_actions == 2
+    assert config.generator.num_actions == config.discriminator.num_actions == 2
 
 
 def test_learned_prior_starts_as_the_standard_one_and_moves_the_samples():

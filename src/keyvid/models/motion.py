@@ -40,8 +40,12 @@ class MotionGeneratorConfig:
 @dataclass
 class SequenceDiscriminatorConfig:
     num_keypoints: int = 40
+    num_actions: int = 9
     hidden: int = 1024  # authors' code
     layers: int = 2
+    # Not in the paper (False there: D_seq sees k1:T only): also give it k0 and the
+    # one-hot action at every step, so it judges "is this a squat from this pose".
+    conditional: bool = False
 
 
 @dataclass
@@ -61,6 +65,7 @@ class Stage2ModelConfig:
         propagate_shared(self)
         if self.actions:
             self.generator.num_actions = len(self.actions)
+            self.discriminator.num_actions = len(self.actions)
 
 
 class MotionGenerator(nn.Module):
@@ -171,12 +176,23 @@ class SequenceDiscriminator(nn.Module):
     def __init__(self, config: SequenceDiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
-        self.lstm = nn.LSTM(
-            config.num_keypoints * 2, config.hidden, config.layers, batch_first=True
-        )
+        points = config.num_keypoints * 2
+        inputs = points + (points + config.num_actions if config.conditional else 0)
+        self.lstm = nn.LSTM(inputs, config.hidden, config.layers, batch_first=True)
         self.head = nn.Linear(config.hidden, 1)
 
-    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        sequence: torch.Tensor,
+        k0: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, T, K, 2) sequence (with (B, K, 2) k0 and (B,) action if conditional) -> (B,)."""
         b, t = sequence.shape[:2]
-        _, (h, _) = self.lstm(sequence.reshape(b, t, -1))  # h: (layers, B, hidden)
+        x = sequence.reshape(b, t, -1)
+        if self.config.conditional:
+            onehot = F.one_hot(action.long(), self.config.num_actions).to(x)
+            cond = torch.cat([k0.flatten(1), onehot], dim=1)  # (B, 2K + A)
+            x = torch.cat([x, cond[:, None].expand(b, t, -1)], dim=2)
+        _, (h, _) = self.lstm(x)  # h: (layers, B, hidden)
         return self.head(h[-1]).squeeze(1)

@@ -97,7 +97,7 @@ def generator_losses(
     kl_weight = config.loss.kl_weight * kl_warmup(config.loss.kl_warmup_steps, state.step)
     total = kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
     if state.discriminator is not None:
-        losses["adversarial"] = generator_loss(state.discriminator(recon))
+        losses["adversarial"] = generator_loss(state.discriminator(recon, k0, action))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
     losses["total"] = total
     return losses, recon
@@ -118,7 +118,10 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
     logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
     if disc is not None:
         disc.requires_grad_(True)
-        d_loss = discriminator_loss(disc(sequences[:, 1:]), disc(recon.detach()))
+        k0, action = sequences[:, 0], batch["action"]
+        d_loss = discriminator_loss(
+            disc(sequences[:, 1:], k0, action), disc(recon.detach(), k0, action)
+        )
         state.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         state.opt_d.step()
