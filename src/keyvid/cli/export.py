@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from keyvid.errors import KeyvidError
@@ -38,13 +37,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> None:
     from keyvid.pipeline.loading import export_pipeline
-    from keyvid.training.checkpoint import export_checkpoint, resolve_checkpoint
+    from keyvid.training.checkpoint import export_checkpoint, read_meta, resolve_checkpoint
 
     if args.out.exists() and not args.overwrite:
         raise KeyvidError(f"{args.out} exists; pass --overwrite to replace it")
     source = resolve_checkpoint(args.checkpoint)
-    kind = json.loads((source / "meta.json").read_text()).get("kind")
-    if kind == "stage2":
+    if read_meta(source).get("kind") == "stage2":
         dest = export_pipeline(source, args.out, stage1=args.stage1)
         what = "detector, translator, motion_generator"
     else:
@@ -53,5 +51,4 @@ def run_export(args: argparse.Namespace) -> None:
         networks = tuple(n for n in args.networks.split(",") if n)
         dest = export_checkpoint(source, args.out, networks=networks)
         what = ", ".join(networks)
-    step = json.loads((dest / "meta.json").read_text())["step"]
-    print(f"exported {what} at step {step} to {dest}")
+    print(f"exported {what} at step {read_meta(dest)['step']} to {dest}")

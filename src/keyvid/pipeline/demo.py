@@ -21,12 +21,12 @@ from tqdm.auto import tqdm
 from keyvid.data.synth import render_video
 from keyvid.io import write_image, write_video
 from keyvid.pipeline.generate import Pipeline
+from keyvid.pipeline.outputs import render_videos
 from keyvid.viz import (
     draw_keypoints,
     draw_keypoints_video,
     image_grid,
     label_image,
-    upscale,
     video_grid,
 )
 
@@ -59,13 +59,12 @@ def make_demo(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    jobs = [(a, act) for a in range(actors) for act in range(len(pipe.actions))]
-    bar = tqdm(total=len(jobs), desc="demo", unit="video", disable=not progress)
+    bar = tqdm(total=actors * len(pipe.actions), desc="demo", unit="video", disable=not progress)
     for a, image in enumerate(demo_actors(actors, seed=seed, size=pipe.image_size)):
         cells, board = [], []
         for act, name in enumerate(pipe.actions):
             result = pipe(image, act, frames=frames, samples=samples, seed=seed + act)
-            videos = np.stack([upscale(v, scale) for v in result.frames])  # (S, T+1, H, W, 3)
+            videos = render_videos(result, scale=scale)  # (S, T+1, H, W, 3)
             start = label_image(draw_keypoints(videos[0, 0], result.keypoints[0, 0]), name)
             overlay = draw_keypoints_video(videos[0], result.keypoints[0])
             row = [start[None], _caption(overlay, "keypoints")]

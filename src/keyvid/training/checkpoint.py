@@ -119,11 +119,20 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     )
 
 
+def read_meta(name_or_path: str | Path) -> dict:
+    """A checkpoint's ``meta.json`` (kind, step, ...) without reading its weights."""
+    path = resolve_checkpoint(name_or_path)
+    try:
+        return json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError) as e:
+        raise KeyvidError(f"{path} is not a readable keyvid checkpoint ({e})") from e
+
+
 def load_checkpoint(name_or_path: str | Path, kind: str | None = None) -> Checkpoint:
     """Read a checkpoint's config, metadata and weights (safetensors only)."""
     path = resolve_checkpoint(name_or_path)
+    meta = read_meta(path)
     try:
-        meta = json.loads((path / "meta.json").read_text())
         config = yaml.safe_load((path / "config.yaml").read_text())
         weights = load_file(path / "model.safetensors")
     except (OSError, ValueError, yaml.YAMLError, SafetensorError) as e:

@@ -182,7 +182,7 @@ def train_stage2(
         # would shift the RNG state restored from the checkpoint (inexact resume).
         generator=torch.Generator(),
     )
-    test = _test_sequences(config, length)
+    test = _test_sequences(dataset.data, config.data.keypoints, length)
     log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
     keep = config.log.keep_checkpoints
 
@@ -234,19 +234,16 @@ def load_stage2_config(data: dict) -> Stage2Config:
     return from_dict(Stage2Config, data)
 
 
-def _test_sequences(config: Stage2Config, length: int) -> SequenceDataset | None:
+def _test_sequences(train: PreparedDataset, keypoints: str, length: int) -> SequenceDataset | None:
     """The test split's pseudo-label sequences from each video's start, if extracted."""
-    data = PreparedDataset(config.data.root, "train")
-    if "test" not in data.meta["splits"]:
+    if "test" not in train.meta["splits"]:
         return None
-    test = PreparedDataset(config.data.root, "test")
-    if config.data.keypoints not in test.keypoint_sets():
-        logger.warning(
-            "no %r pseudo-labels on the test split: no evaluation", config.data.keypoints
-        )
+    test = PreparedDataset(train.root, "test")
+    if keypoints not in test.keypoint_sets():
+        logger.warning("no %r pseudo-labels on the test split: no evaluation", keypoints)
         return None
     return SequenceDataset(
-        test, length=length, keypoints=config.data.keypoints, load_frames=False, random_start=False
+        test, length=length, keypoints=keypoints, load_frames=False, random_start=False
     )
 
 
