@@ -119,3 +119,13 @@ def test_learning_rate_follows_decay_and_milestones(synth):
     expected = {0: 1e-3, 9: 1e-3, 10: 5e-4, 15: 5e-5, 29: 2.5e-5, 30: 1.25e-6}
     for step, lr in expected.items():
         assert learning_rate(cfg.optim, step) == pytest.approx(lr)
+
+
+def test_gradient_weight_adds_an_edge_term_to_the_logged_losses(synth, tmp_path):
+    cfg = tiny_config(
+        synth, "optim.steps=2", "loss.adversarial_weight=0", "loss.gradient_weight=10"
+    )
+    train_stage1(cfg, tmp_path / "run", progress=False)
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines if "loss/total" in line]
+    assert len(rows) == 2 and all(r["loss/gradient"] > 0 for r in rows)

@@ -40,6 +40,9 @@ class Stage1LossConfig:
     # separation_sigma (Zhang et al. 2018), so they spread from the torso to the limbs.
     separation_weight: float = 0.0
     separation_sigma: float = 0.1
+    # Not in the paper (0 there): L1 between the images' spatial derivatives, on every
+    # image the reconstruction term compares, so thin limbs count by outline, not area.
+    gradient_weight: float = 0.0
 
 
 @dataclass

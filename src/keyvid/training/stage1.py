@@ -20,6 +20,7 @@ from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
 from keyvid.evaluation.keypoints import keypoint_regression_error
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.edges import gradient_l1
 from keyvid.losses.equivariance import equivariance_loss
 from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
@@ -51,11 +52,19 @@ def generator_losses(
 ) -> tuple[dict[str, torch.Tensor], Stage1Output]:
     """Named losses of Q and T for one batch; ``total`` is what is minimised."""
     out = model(batch["source"], batch["target"])
-    losses = {"reconstruction": reconstruction(out.translation.image, batch["target"])}
+    target = batch["target"]
+    losses = {"reconstruction": reconstruction(out.translation.image, target)}
     total = config.loss.reconstruction_weight * losses["reconstruction"]
-    if config.loss.synthesized_weight > 0 and out.translation.mask is not None:
-        losses["synthesized"] = reconstruction(out.translation.synthesized, batch["target"])
+    with_s = config.loss.synthesized_weight > 0 and out.translation.mask is not None
+    if with_s:
+        losses["synthesized"] = reconstruction(out.translation.synthesized, target)
         total = total + config.loss.synthesized_weight * losses["synthesized"]
+    if config.loss.gradient_weight > 0:
+        losses["gradient"] = gradient_l1(out.translation.image, target)
+        if with_s:
+            s_term = gradient_l1(out.translation.synthesized, target)
+            losses["gradient"] = losses["gradient"] + config.loss.synthesized_weight * s_term
+        total = total + config.loss.gradient_weight * losses["gradient"]
     if config.loss.motion_weight > 0:
         losses["motion"] = motion_weighted_l1(
             out.translation.image, batch["target"], batch["source"]
@@ -216,7 +225,8 @@ def train_stage1(
             max_test_frames=config.log.eval_test_frames,
         )
         tqdm.write(f"step {step}: keypoint regression error {err['test_error']:.4f} of image size")
-        return {"eval/keypoint_error": err["test_error"]}
+        per_joint = {f"eval/joint/{name}": e for name, e in err["per_joint"].items()}
+        return {"eval/keypoint_error": err["test_error"], **per_joint}
 
     def samples(step: int) -> None:
         grid = stage1_sample_grid(state.model, sample_batch)
