@@ -13,7 +13,7 @@ import torch
 
 
 def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward differences of (B, C, H, W) images: along x (B, C, H, W-1), along y (B, C, H-1, W)."""
+    """Forward differences of (B, C, H, W) images: x (B, C, H, W-1) and y (B, C, H-1, W)."""
     dx = images[..., :, 1:] - images[..., :, :-1]
     dy = images[..., 1:, :] - images[..., :-1, :]
     return dx, dy
