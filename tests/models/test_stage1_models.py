@@ -67,9 +67,12 @@ def test_gradients_reach_the_detector_through_the_translator(frames):
     assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
-def test_encoding_once_gives_the_same_translation(frames):
+@pytest.mark.parametrize("skips", [False, True])
+def test_encoding_once_gives_the_same_translation(frames, skips):
     torch.manual_seed(0)
-    model = KeypointTranslator(tiny()).eval()
+    cfg = tiny()
+    cfg.translator.skips = skips
+    model = KeypointTranslator(cfg).eval()
     src, tgt = frames
     kp_s, kp_t = model.detector(src), model.detector(tgt)
     direct = model.translator(src, kp_s, kp_t)
@@ -178,3 +181,30 @@ def test_warp_switch_makes_the_copy_path_follow_the_keypoints(frames):
         residual = out.image - (1 - out.mask) * out.synthesized  # m · (warped) reference
         moved = not torch.allclose(residual, out.mask * frames[0])
         assert moved == warp
+
+
+def test_encode_returns_features_at_every_resolution(frames):
+    feats = KeypointTranslator(tiny()).translator.encode(frames[0])
+    # image 32, feature_size 8: 32 -> 16 -> 8, widths 4, 8, 16
+    assert [tuple(f.shape) for f in feats] == [(3, 4, 32, 32), (3, 8, 16, 16), (3, 16, 8, 8)]
+
+
+def test_skips_feed_the_reference_features_to_each_decoder_stage(frames):
+    plain = KeypointTranslator(tiny())
+    cfg = tiny()
+    cfg.translator.skips = True
+    skips = KeypointTranslator(cfg).eval()
+    extra = [
+        b[0][0].in_channels - a[0][0].in_channels
+        for a, b in zip(plain.translator.decoder, skips.translator.decoder, strict=True)
+    ]
+    assert extra == [8, 4]  # the encoder's 16×16 and 32×32 widths
+    # The finest reference pixels now reach s directly: with the coarse features fixed,
+    # changing the full-resolution ones changes the output.
+    src, tgt = frames
+    kp_s, kp_t = skips.detector(src), skips.detector(tgt)
+    feats = skips.translator.encode(src)
+    edited = (torch.zeros_like(feats[0]), *feats[1:])
+    a = skips.translator(src, kp_s, kp_t, features=feats).synthesized
+    b = skips.translator(src, kp_s, kp_t, features=edited).synthesized
+    assert (a - b).abs().max() > 1e-3

@@ -48,6 +48,12 @@ class TranslatorConfig:
     # FOMM), not with the reference itself. The copy path then moves with the
     # keypoints, so the reconstruction loss pulls them onto what moves from step 0.
     warp: bool = False
+    # Not in the paper (False there): U-Net skip connections, i.e. the decoder also gets
+    # the encoder's reference features at each finer resolution, moved from k to k' like
+    # the coarse ones when ``transport`` is on. A keypoint on a thin limb then carries the
+    # limb's own pixels to its new place, and a limb no keypoint covers is left behind and
+    # costs reconstruction error: the pull that puts keypoints on what moves (Transporter).
+    skips: bool = False
     warp_sigma: float = 0.1  # reach of each keypoint's motion, [-1, 1] units
     warp_background: float = 0.1  # weight of "does not move"; a keypoint wins within ~2σ
 
@@ -135,15 +141,23 @@ class Translator(nn.Module):
         extra = maps if config.multiscale_maps else 0
         self.decoder = nn.ModuleList(
             nn.Sequential(
-                conv_bn_relu(widths[i + 1] + extra, widths[i]), conv_bn_relu(widths[i], widths[i])
+                conv_bn_relu(widths[i + 1] + extra + (widths[i] if config.skips else 0), widths[i]),
+                conv_bn_relu(widths[i], widths[i]),
             )
             for i in reversed(range(n))
         )
         self.head = nn.Conv2d(widths[0], 4 if config.mask else 3, kernel_size=3, padding=1)
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images in [0, 1] -> (B, C, F, F) features; reusable across targets."""
-        return self.encoder(images * 2.0 - 1.0)
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(B, 3, H, W) images in [0, 1] -> features at every encoder resolution, finest
+        first: (B, C0, H, W), (B, C1, H/2, W/2), ..., (B, Cn, F, F); reusable across targets.
+        """
+        x = images * 2.0 - 1.0
+        features = []
+        for stage in self.encoder:
+            x = stage(x)
+            features.append(x)
+        return tuple(features)
 
     def keypoint_maps(self, source_kp: torch.Tensor, target_kp: torch.Tensor, size: int) -> list:
         """Gaussian maps of k' (and of k with the analogy) at ``size``: [(B, K, size, size)]."""
@@ -152,16 +166,29 @@ class Translator(nn.Module):
             maps.append(gaussian_maps(source_kp, size, self.config.sigma))
         return maps
 
-    def render(
+    def _reference(
         self, features: torch.Tensor, source_kp: torch.Tensor, target_kp: torch.Tensor
-    ) -> tuple:
-        """Features of v plus keypoints (B, K, 2) -> (s, m) at full resolution."""
-        maps = self.keypoint_maps(source_kp, target_kp, features.shape[-1])
+    ) -> torch.Tensor:
+        """Reference features as the decoder sees them: moved from k to k' with transport."""
         if self.config.transport:
-            features = transport_features(features, source_kp, target_kp, self.config.sigma)
-        x = self.fuse(torch.cat([features, *maps], dim=1))
-        for block in self.decoder:
+            return transport_features(features, source_kp, target_kp, self.config.sigma)
+        return features
+
+    def render(
+        self,
+        features: tuple[torch.Tensor, ...],
+        source_kp: torch.Tensor,
+        target_kp: torch.Tensor,
+    ) -> tuple:
+        """Features of v (from :meth:`encode`) plus keypoints (B, K, 2) -> (s, m) at full
+        resolution."""
+        coarse = features[-1]  # (B, C, F, F)
+        maps = self.keypoint_maps(source_kp, target_kp, coarse.shape[-1])
+        x = self.fuse(torch.cat([self._reference(coarse, source_kp, target_kp), *maps], dim=1))
+        for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            if self.config.skips:
+                x = torch.cat([x, self._reference(skip, source_kp, target_kp)], dim=1)
             if self.config.multiscale_maps:
                 x = torch.cat([x, *self.keypoint_maps(source_kp, target_kp, x.shape[-1])], dim=1)
             x = block(x)
@@ -175,7 +202,7 @@ class Translator(nn.Module):
         images: torch.Tensor,
         source_kp: torch.Tensor,
         target_kp: torch.Tensor,
-        features: torch.Tensor | None = None,
+        features: tuple[torch.Tensor, ...] | None = None,
     ) -> TranslatorOutput:
         """Translate reference ``images`` from ``source_kp`` to ``target_kp``.
 

@@ -195,7 +195,7 @@ class Pipeline:
         """Translate ``x`` to every keypoint set of (S, T, K, 2); frame 0 stays the input."""
         s, t = keypoints.shape[:2]
         translator = self.stage1.translator
-        features = translator.encode(x)  # (1, C, F, F): once per call
+        features = translator.encode(x)  # [(1, C, h, w)] per scale: once per call
         targets = keypoints[:, 1:].reshape(-1, *keypoints.shape[2:])  # (S*(T-1), K, 2)
         images, masks = [], []
         step = self._render_batch()
@@ -206,7 +206,7 @@ class Pipeline:
                 x.expand(n, -1, -1, -1),
                 k0.expand(n, -1, -1),
                 kt,
-                features=features.expand(n, -1, -1, -1),
+                features=tuple(f.expand(n, -1, -1, -1) for f in features),
             )
             images.append(out.image)
             masks.append(out.mask if out.mask is not None else torch.zeros_like(out.image[:, :1]))
