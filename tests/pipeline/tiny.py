@@ -80,7 +80,15 @@ class TinyModels:
 
 def build_tiny_models(folder: Path) -> TinyModels:
     data = synthetic_data(folder)
-    stage1 = train_stage1(stage1_config(data, "optim.steps=1"), folder / "stage1", progress=False)
+    # The shipped synth model's translator: no mask, transported skips.
+    config = stage1_config(
+        data,
+        "optim.steps=1",
+        "model.mask=false",
+        "model.translator.transport=true",
+        "model.translator.skips=true",
+    )
+    stage1 = train_stage1(config, folder / "stage1", progress=False)
     extract_from_checkpoint(stage1, data)
     config = stage2_config(data, f"stage1={stage1}", "optim.steps=2")
     stage2 = train_stage2(config, folder / "stage2", progress=False)
