@@ -73,6 +73,14 @@ def main() -> None:
             m["step"]: m["eval/keypoint_error"] for m in metrics if "eval/keypoint_error" in m
         }
         curve = [(s, round(seconds[s]), round(e, 4)) for s, e in sorted(errors.items())]
+        # Runs since the per-joint log: {joint: [[step, error], ...]}.
+        per_joint: dict[str, list] = {}
+        for m in metrics:
+            for key, value in m.items():
+                if key.startswith("eval/joint/"):
+                    per_joint.setdefault(key.removeprefix("eval/joint/"), []).append(
+                        [m["step"], round(value, 4)]
+                    )
         speed = [m["pairs_per_s"] for m in metrics if "pairs_per_s" in m]
         rows.append({
             "run": run.name,
@@ -80,6 +88,7 @@ def main() -> None:
             "threads": cfg.get("optim.threads"),
             "median_pairs_per_s": round(sorted(speed)[len(speed) // 2], 1) if speed else None,
             "curve_step_seconds_error": curve,
+            "per_joint_curves": per_joint,
             "best_error": min((c[2] for c in curve), default=None),
         })  # fmt: skip
     print_table(rows, ["run", "threads", "median_pairs_per_s", "best_error"])
