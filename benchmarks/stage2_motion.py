@@ -54,6 +54,36 @@ def reference_rows(train: SequenceDataset, test: SequenceDataset) -> list[dict]:
     ]
 
 
+@torch.no_grad()
+def per_action_travel(generator, test: SequenceDataset, samples: int, seed: int = 0) -> list[dict]:
+    """Mean |k_t - k0| per action: ground-truth joints, pseudo-labels, generated samples."""
+    rng = torch.Generator().manual_seed(seed)
+    generator.eval()
+    items = [test[i] for i in range(len(test))]
+    seq = torch.stack([it["keypoints"] for it in items])  # (N, T+1, K, 2)
+    joints = torch.stack([it["joints"] for it in items])  # (N, T+1, J, 2)
+    action = torch.stack([it["action"] for it in items])  # (N,)
+    k0 = seq[:, 0]
+    draws = torch.stack(
+        [generator.sample(k0, action, seq.shape[1] - 1, rng) for _ in range(samples)]
+    )  # (S, N, T, K, 2)
+
+    def travel(x: torch.Tensor) -> torch.Tensor:  # (N, T+1, P, 2) -> (N,)
+        return (x[:, 1:] - x[:, :1]).abs().mean(dim=(1, 2, 3))
+
+    generated = (draws - k0[None, :, None]).abs().mean(dim=(0, 2, 3, 4))  # (N,)
+    rows = []
+    for a, name in enumerate(test.data.actions):
+        pick = action == a
+        rows.append({
+            "action": name,
+            "joints": float(travel(joints)[pick].mean()),
+            "pseudo_labels": float(travel(seq)[pick].mean()),
+            "generated": float(generated[pick].mean()),
+        })  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="prepared dataset with pseudo-labels")
@@ -61,6 +91,11 @@ def main() -> None:
     parser.add_argument("--model", action="append", required=True, metavar="LABEL=CHECKPOINT")
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--name", default="stage2_motion", help="result file name")
+    parser.add_argument(
+        "--per-action",
+        action="store_true",
+        help="also how far joints, pseudo-labels and samples of the first model move per action",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -93,9 +128,15 @@ def main() -> None:
     print_table(
         rows, ["model", "action", "step", "l1", "l1_best", "diversity", "motion", "motion_data"]
     )
+    travel = []
+    if args.per_action:
+        generator, _, _ = load_motion(args.model[0].partition("=")[2])
+        travel = per_action_travel(generator, test, args.samples)
+        print_table(travel, ["action", "joints", "pseudo_labels", "generated"])
     write_result(
         args.name,
         rows,
+        per_action_travel=travel,
         samples=args.samples,
         data=args.data,
         units="keypoint coordinates in [-1, 1] (image width = 2)",

@@ -80,7 +80,7 @@ class TinyModels:
 
 def build_tiny_models(folder: Path) -> TinyModels:
     data = synthetic_data(folder)
-    # The shipped synth model's translator: no mask, transported skips.
+    # The translator of configs/synth.yaml: no mask, transported skips.
     config = stage1_config(
         data,
         "optim.steps=1",
