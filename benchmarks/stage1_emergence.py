@@ -32,10 +32,11 @@ from keyvid.training.config import Stage1Config
 from keyvid.training.stage1 import build_state, train_stage1, train_step
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-# The feature transport of configs/synth.yaml moves features from the source
+# The feature transport of configs/synth.yaml (and the skips it moves) uses the source
 # keypoints, i.e. it is itself an analogy: the no-analogy ablation cannot have it. To
-# isolate the paper's two switches, all three variants here train without it.
-BASE = ["model.translator.transport=false"]
+# isolate the paper's two switches, all three variants here train without them, from
+# the paper's design (with the mask, which configs/synth.yaml drops).
+BASE = ["model.translator.transport=false", "model.translator.skips=false", "model.mask=true"]
 VARIANTS = {
     "full": [],
     # T sees only k' (Jakab et al. 2018): the feature transport uses k, so it goes too.
