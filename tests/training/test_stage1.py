@@ -129,3 +129,31 @@ def test_gradient_weight_adds_an_edge_term_to_the_logged_losses(synth, tmp_path)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines if "loss/total" in line]
     assert len(rows) == 2 and all(r["loss/gradient"] > 0 for r in rows)
+
+
+def test_init_from_copies_weights_and_a_frozen_detector_stays_put(synth, tmp_path):
+    from keyvid.models.stage1 import KeypointTranslator
+    from keyvid.pipeline.loading import load_stage1
+    from keyvid.training.stage1 import init_weights
+
+    no_mask = ["loss.adversarial_weight=0", "model.translator.transport=true"]
+    first = train_stage1(
+        tiny_config(synth, "optim.steps=2", "model.mask=false", *no_mask),
+        tmp_path / "a",
+        progress=False,
+    )
+    source, _ = load_stage1(first)
+    # A translator with a mask has one more output channel: it gets the other three.
+    masked = tiny_config(synth, "optim.steps=3", "model.mask=true", *no_mask)
+    model = KeypointTranslator(masked.model)
+    init_weights(model, first)
+    torch.testing.assert_close(model.translator.head.weight[:3], source.translator.head.weight)
+    for name, value in source.detector.state_dict().items():
+        torch.testing.assert_close(model.detector.state_dict()[name], value)
+    # Training on with the detector frozen changes T, never Q (weights or BN statistics).
+    masked.init_from, masked.freeze_detector = str(first), True
+    last = train_stage1(masked, tmp_path / "b", progress=False)
+    trained, _ = load_stage1(last)
+    for name, value in source.detector.state_dict().items():
+        torch.testing.assert_close(trained.detector.state_dict()[name], value)
+    assert not torch.equal(trained.translator.head.weight[:3], source.translator.head.weight)

@@ -57,6 +57,20 @@ class KeypointTranslator(nn.Module):
         self.config = config
         self.detector = KeypointDetector(config.detector)
         self.translator = Translator(config.translator)
+        self.detector_frozen = False
+
+    def freeze_detector(self) -> KeypointTranslator:
+        """Fix Q: no gradients, and batch-norm statistics frozen (eval mode) from now on."""
+        self.detector.requires_grad_(False)
+        self.detector_frozen = True
+        self.detector.eval()
+        return self
+
+    def train(self, mode: bool = True) -> KeypointTranslator:
+        super().train(mode)
+        if self.detector_frozen:
+            self.detector.eval()  # its keypoints must not drift with the batch statistics
+        return self
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> Stage1Output:
         """(B, 3, H, W) source and target frames in [0, 1] -> keypoints and translation."""

@@ -76,6 +76,12 @@ class LogConfig:
 
 @dataclass
 class Stage1Config:
+    # Not in the paper: start from a stage-1 checkpoint's weights (tensors of another
+    # shape, e.g. the mask channel of a translator trained without one, start fresh), and
+    # optionally keep its detector fixed, so that a translator can be retrained for the
+    # keypoints (and pseudo-labels) a finished run already has.
+    init_from: str | None = None
+    freeze_detector: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     model: Stage1ModelConfig = field(default_factory=Stage1ModelConfig)
     loss: Stage1LossConfig = field(default_factory=Stage1LossConfig)

@@ -189,6 +189,10 @@ def train_stage1(
     if ckpt is not None:
         restore_state(state, ckpt)
         logger.info("resumed from %s at step %d", ckpt.path, state.step)
+    elif config.init_from:
+        init_weights(state.model, config.init_from)
+    if config.freeze_detector:
+        state.model.freeze_detector()
 
     sampler = InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size)
     loader = DataLoader(
@@ -254,6 +258,36 @@ def train_stage1(
         desc="stage 1",
         progress=progress,
         postfix=lambda means: {"rec": f"{means['loss/reconstruction']:.4f}"},
+    )
+
+
+def init_weights(model: KeypointTranslator, checkpoint: str | Path) -> None:
+    """Copy a stage-1 (or pipeline) checkpoint's detector and translator weights into
+    ``model``. A tensor that is larger here along its first axis (a mask channel added to
+    the translator's head) gets the checkpoint's values in its leading slice; tensors the
+    checkpoint lacks or shapes that do not fit keep their fresh initialisation."""
+    from keyvid.pipeline.loading import load_stage1  # the pipeline imports training
+
+    source, ckpt = load_stage1(checkpoint)
+    fresh = []
+    with torch.no_grad():
+        for name in ("detector", "translator"):
+            theirs = getattr(source, name).state_dict()
+            for key, mine in getattr(model, name).state_dict().items():
+                value = theirs.get(key)
+                if value is not None and value.shape == mine.shape:
+                    mine.copy_(value)
+                elif (
+                    value is not None
+                    and value.shape[1:] == mine.shape[1:]
+                    and (value.shape[0] < mine.shape[0])
+                ):
+                    mine[: value.shape[0]].copy_(value)
+                    fresh.append(f"{name}.{key}[{value.shape[0]}:]")
+                else:
+                    fresh.append(f"{name}.{key}")
+    logger.info(
+        "initialised from %s (step %d); fresh: %s", ckpt.path, ckpt.step, ", ".join(fresh) or "none"
     )
 
 
