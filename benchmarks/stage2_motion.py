@@ -98,7 +98,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    rows = []
+    rows, travel = [], []
     for spec in args.model:
         label, _, path = spec.partition("=")
         generator, ckpt, _ = load_motion(path)
@@ -121,6 +121,8 @@ def main() -> None:
                 **metrics,
             }
         )
+        if args.per_action and not travel:  # the first model, on its own test sequences
+            travel = per_action_travel(generator, test, args.samples)
     train = SequenceDataset(
         args.data, length=length, keypoints=args.keypoints, load_frames=False, random_start=False
     )
@@ -128,10 +130,7 @@ def main() -> None:
     print_table(
         rows, ["model", "action", "step", "l1", "l1_best", "diversity", "motion", "motion_data"]
     )
-    travel = []
-    if args.per_action:
-        generator, _, _ = load_motion(args.model[0].partition("=")[2])
-        travel = per_action_travel(generator, test, args.samples)
+    if travel:
         print_table(travel, ["action", "joints", "pseudo_labels", "generated"])
     write_result(
         args.name,

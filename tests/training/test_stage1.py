@@ -146,7 +146,8 @@ def test_init_from_copies_weights_and_a_frozen_detector_stays_put(synth, tmp_pat
     # A translator with a mask has one more output channel: it gets the other three.
     masked = tiny_config(synth, "optim.steps=3", "model.mask=true", *no_mask)
     model = KeypointTranslator(masked.model)
-    init_weights(model, first)
+    fresh = init_weights(model, source)
+    assert fresh == ["translator.head.weight[3:]", "translator.head.bias[3:]"]
     torch.testing.assert_close(model.translator.head.weight[:3], source.translator.head.weight)
     for name, value in source.detector.state_dict().items():
         torch.testing.assert_close(model.detector.state_dict()[name], value)
@@ -157,3 +158,15 @@ def test_init_from_copies_weights_and_a_frozen_detector_stays_put(synth, tmp_pat
     for name, value in source.detector.state_dict().items():
         torch.testing.assert_close(trained.detector.state_dict()[name], value)
     assert not torch.equal(trained.translator.head.weight[:3], source.translator.head.weight)
+
+
+def test_a_frozen_detector_must_come_whole_from_init_from(synth, tmp_path):
+    with pytest.raises(KeyvidError, match="init_from is not set"):
+        train_stage1(tiny_config(synth, "freeze_detector=true"), tmp_path / "a", progress=False)
+    first = train_stage1(tiny_config(synth, "optim.steps=1"), tmp_path / "b", progress=False)
+    other_k = tiny_config(
+        synth, f"init_from={first}", "freeze_detector=true", "model.num_keypoints=3"
+    )
+    with pytest.raises(KeyvidError, match="needs the detector of"):
+        train_stage1(other_k, tmp_path / "c", progress=False)
+    assert not (tmp_path / "c").exists()  # refused before the run folder is made

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from keyvid.training.config import LogConfig
 from keyvid.training.run import RunLogger, logger
 from keyvid.training.state import TrainState
 
@@ -35,19 +36,22 @@ def run_loop(
     state: TrainState,
     step_fn: Callable[[dict], dict[str, float]],
     *,
-    end: int,
+    steps: int,
+    max_steps: int | None = None,
     log: RunLogger,
-    log_every: int,
+    cadence: LogConfig,
     items_per_step: int,
     rate_name: str,
     jobs: Sequence[Periodic] = (),
     checkpoint: Callable[[], Path],
-    checkpoint_every: int,
     desc: str,
     progress: bool = True,
     postfix: Callable[[dict[str, float]], dict[str, str]] = lambda means: {},
 ) -> Path:
-    """Step until ``state.step == end``; returns the last checkpoint folder."""
+    """Step until ``state.step`` reaches ``steps`` (the schedule's end), or until this call
+    has made ``max_steps`` steps; returns the last checkpoint folder. ``cadence`` gives
+    the logging and checkpoint intervals."""
+    end = steps if max_steps is None else min(steps, state.step + max_steps)
     bar = tqdm(
         total=end,
         initial=state.step,
@@ -66,7 +70,7 @@ def run_loop(
             for k, v in step_fn(batch).items():
                 window.setdefault(k, []).append(v)
             step = state.step
-            if step % log_every == 0 or step == end:
+            if step % cadence.log_every == 0 or step == end:
                 # Averaged over the window: one batch's value is too noisy to read.
                 means = {k: sum(v) / len(v) for k, v in window.items()}
                 steps = len(next(iter(window.values())))
@@ -77,7 +81,7 @@ def run_loop(
             for periodic in jobs:
                 if periodic.due(step, end) and (scalars := periodic.job(step)):
                     log.scalars(step, scalars, elapsed=time.time() - t0)
-            if step % checkpoint_every == 0 or step == end:
+            if step % cadence.checkpoint_every == 0 or step == end:
                 last = checkpoint()
             bar.update(1)
     except KeyboardInterrupt:

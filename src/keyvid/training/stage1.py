@@ -66,9 +66,7 @@ def generator_losses(
             losses["gradient"] = losses["gradient"] + config.loss.synthesized_weight * s_term
         total = total + config.loss.gradient_weight * losses["gradient"]
     if config.loss.motion_weight > 0:
-        losses["motion"] = motion_weighted_l1(
-            out.translation.image, batch["target"], batch["source"]
-        )
+        losses["motion"] = motion_weighted_l1(out.translation.image, target, batch["source"])
         total = total + config.loss.motion_weight * losses["motion"]
     if config.loss.equivariance_weight > 0:
         losses["equivariance"] = equivariance_loss(model.detector, batch["source"], out.source_kp)
@@ -169,6 +167,7 @@ def train_stage1(
     run_dir = Path(run_dir)
     config_dict = to_dict(config)
     ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
+    init_source = load_init_source(config) if ckpt is None else None
     prepare_run_dir(run_dir, config_dict, resume=resume)
 
     opt = config.optim
@@ -189,8 +188,8 @@ def train_stage1(
     if ckpt is not None:
         restore_state(state, ckpt)
         logger.info("resumed from %s at step %d", ckpt.path, state.step)
-    elif config.init_from:
-        init_weights(state.model, config.init_from)
+    elif init_source is not None:
+        init_weights(state.model, init_source)
     if config.freeze_detector:
         state.model.freeze_detector()
 
@@ -247,28 +246,49 @@ def train_stage1(
         loader,
         state,
         step_fn,
-        end=opt.steps if max_steps is None else min(opt.steps, state.step + max_steps),
+        steps=opt.steps,
+        max_steps=max_steps,
         log=log,
-        log_every=config.log.log_every,
+        cadence=config.log,
         items_per_step=opt.batch_size,
         rate_name="pairs_per_s",
         jobs=jobs,
         checkpoint=checkpoint,
-        checkpoint_every=config.log.checkpoint_every,
         desc="stage 1",
         progress=progress,
         postfix=lambda means: {"rec": f"{means['loss/reconstruction']:.4f}"},
     )
 
 
-def init_weights(model: KeypointTranslator, checkpoint: str | Path) -> None:
-    """Copy a stage-1 (or pipeline) checkpoint's detector and translator weights into
-    ``model``. A tensor that is larger here along its first axis (a mask channel added to
-    the translator's head) gets the checkpoint's values in its leading slice; tensors the
-    checkpoint lacks or shapes that do not fit keep their fresh initialisation."""
+def load_init_source(config: Stage1Config) -> KeypointTranslator | None:
+    """The model ``config.init_from`` names, checked against ``freeze_detector``: a frozen
+    detector must be the checkpoint's, whole (same detector config), or training would
+    freeze a random one."""
     from keyvid.pipeline.loading import load_stage1  # the pipeline imports training
 
-    source, ckpt = load_stage1(checkpoint)
+    if not config.init_from:
+        if config.freeze_detector:
+            raise KeyvidError(
+                "freeze_detector=true keeps the detector of init_from fixed, but init_from is "
+                "not set; pass init_from=STAGE1_CHECKPOINT (or drop freeze_detector)"
+            )
+        return None
+    source, ckpt = load_stage1(config.init_from)
+    if config.freeze_detector and to_dict(source.config.detector) != to_dict(config.model.detector):
+        raise KeyvidError(
+            f"freeze_detector=true needs the detector of {ckpt.path} as it is, but "
+            "model.detector (or model.num_keypoints / image_size) differs from its config; "
+            "use the same detector settings"
+        )
+    logger.info("initialising from %s (step %d)", ckpt.path, ckpt.step)
+    return source
+
+
+def init_weights(model: KeypointTranslator, source: KeypointTranslator) -> list[str]:
+    """Copy ``source``'s detector and translator weights into ``model``; returns the names of
+    what keeps its fresh initialisation. A tensor that is larger here along its first axis
+    (a mask channel added to the translator's head) gets ``source``'s values in its leading
+    slice; tensors ``source`` lacks or whose shapes do not fit stay fresh."""
     fresh = []
     with torch.no_grad():
         for name in ("detector", "translator"):
@@ -277,17 +297,19 @@ def init_weights(model: KeypointTranslator, checkpoint: str | Path) -> None:
                 value = theirs.get(key)
                 if value is not None and value.shape == mine.shape:
                     mine.copy_(value)
-                elif (
-                    value is not None
-                    and value.shape[1:] == mine.shape[1:]
-                    and (value.shape[0] < mine.shape[0])
-                ):
+                elif value is not None and _fills_leading_rows(value, mine):
                     mine[: value.shape[0]].copy_(value)
                     fresh.append(f"{name}.{key}[{value.shape[0]}:]")
                 else:
                     fresh.append(f"{name}.{key}")
-    logger.info(
-        "initialised from %s (step %d); fresh: %s", ckpt.path, ckpt.step, ", ".join(fresh) or "none"
+    logger.info("fresh after initialisation: %s", ", ".join(fresh) or "none")
+    return fresh
+
+
+def _fills_leading_rows(value: torch.Tensor, target: torch.Tensor) -> bool:
+    """``value`` has ``target``'s trailing shape and fewer rows along the first axis."""
+    return (
+        value.ndim > 0 and value.shape[1:] == target.shape[1:] and value.shape[0] < target.shape[0]
     )
 
 
