@@ -15,7 +15,7 @@ from keyvid.data.datasets import SequenceDataset
 from keyvid.errors import KeyvidError
 from keyvid.pipeline.loading import load_motion, load_stage1
 from keyvid.pipeline.pseudolabels import extract_keypoints
-from keyvid.training.stage2 import resolve_data_facts, train_stage2
+from keyvid.training.stage2 import build_state, generator_losses, resolve_data_facts, train_stage2
 from tests.pipeline.tiny import LENGTH, STAGE2_TINY, stage2_config, synthetic_data, tiny_detector
 
 NO_AUGMENT = ["data.augment.flip=false", "data.augment.rotation_deg=0", "data.augment.scale=[1,1]"]
@@ -158,3 +158,24 @@ def test_cli_records_the_stage1_checkpoint(data, tmp_path, capsys):
     assert main(["train", "stage2", "--resume", str(run), "optim.steps=3"]) == 0
     assert (run / "checkpoints" / "step_00000003").is_dir()
     assert yaml.safe_load((run / "config.yaml").read_text())["stage1"] == stage1
+
+
+def test_prior_adversarial_judges_a_prior_sample_too(tmp_path):
+    # loss.prior_adversarial: D_seq also sees a sequence decoded from z ~ prior, and that
+    # term trains the decoder (not the posterior encoder, which it never passes through).
+    config = stage2_config(tmp_path, "model.num_keypoints=4", "loss.prior_adversarial=true")
+    torch.manual_seed(0)
+    state = build_state(config, torch.device("cpu"))
+    sequences = torch.rand(4, LENGTH + 1, 4, 2) * 2 - 1  # (B, T+1, K, 2)
+    losses, fakes = generator_losses(state, sequences, torch.tensor([0, 1, 2, 3]), config)
+    assert len(fakes) == 2 and fakes[1].shape == (4, LENGTH, 4, 2)
+    losses["adversarial_prior"].backward()
+    gen = state.generator
+    assert gen.to_offsets.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in gen.encoder.parameters())
+    # Without the option only the reconstruction is judged.
+    plain = stage2_config(tmp_path, "model.num_keypoints=4")
+    losses, fakes = generator_losses(
+        build_state(plain, torch.device("cpu")), sequences, torch.tensor([0, 1, 2, 3]), plain
+    )
+    assert len(fakes) == 1 and "adversarial_prior" not in losses

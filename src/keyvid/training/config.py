@@ -105,6 +105,10 @@ class Stage2LossConfig:
     kl_warmup_steps: int = 0
     l1_weight: float = 1000.0  # λ2 (paper Sec. 3.2)
     adversarial_weight: float = 2.0  # λ3 (paper Sec. 3.2); 0 drops D_seq
+    # Not in the paper (which judges reconstructions only): D_seq also judges sequences
+    # decoded from z drawn from the prior, i.e. what inference produces (SAVP, Lee et
+    # al. 2018). Without it a prior sample may settle for the average, small motion.
+    prior_adversarial: bool = False
 
 
 @dataclass

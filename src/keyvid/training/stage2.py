@@ -86,32 +86,45 @@ def kl_warmup(steps: int, step: int) -> float:
 def generator_losses(
     state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised."""
+    """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised.
+
+    Also returns the generated sequences D_seq is to judge as fake: the reconstruction,
+    and with ``loss.prior_adversarial`` a sequence decoded from a prior sample.
+    """
+    gen = state.generator
     k0, future = sequences[:, 0], sequences[:, 1:]
-    recon, mu, logvar = state.generator(k0, future, action)
-    prior_mu, prior_logvar = state.generator.prior(state.generator.condition(k0, action))
+    recon, mu, logvar = gen(k0, future, action)
+    cond = gen.condition(k0, action)
+    prior_mu, prior_logvar = gen.prior(cond)
     losses = {
         "kl": kl_divergence(mu, logvar, prior_mu, prior_logvar),
         "l1": keypoint_l1(recon, future),
     }
     kl_weight = config.loss.kl_weight * kl_warmup(config.loss.kl_warmup_steps, state.step)
     total = kl_weight * losses["kl"] + config.loss.l1_weight * losses["l1"]
+    fakes = [recon]
     if state.discriminator is not None:
         losses["adversarial"] = generator_loss(state.discriminator(recon, k0, action))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
+        if config.loss.prior_adversarial:
+            z = prior_mu + torch.randn_like(prior_mu) * (0.5 * prior_logvar).exp()
+            sampled = gen.decode(z, k0, cond, future.shape[1])  # (B, T, K, 2)
+            losses["adversarial_prior"] = generator_loss(state.discriminator(sampled, k0, action))
+            total = total + config.loss.adversarial_weight * losses["adversarial_prior"]
+            fakes.append(sampled)
     losses["total"] = total
-    return losses, recon
+    return losses, fakes
 
 
 def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[str, float]:
-    """One alternating update: M first, then D_seq on the same reconstruction."""
+    """One alternating update: M first, then D_seq on the sequences M just generated."""
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
     sequences = augment_keypoint_sequences(batch["keypoints"], config.data.augment, None)
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)
-    losses, recon = generator_losses(state, sequences, batch["action"], config)
+    losses, fakes = generator_losses(state, sequences, batch["action"], config)
     state.opt_g.zero_grad(set_to_none=True)
     losses["total"].backward()
     state.opt_g.step()
@@ -119,9 +132,10 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
     if disc is not None:
         disc.requires_grad_(True)
         k0, action = sequences[:, 0], batch["action"]
-        d_loss = discriminator_loss(
-            disc(sequences[:, 1:], k0, action), disc(recon.detach(), k0, action)
-        )
+        real = disc(sequences[:, 1:], k0, action)
+        d_loss = sum(
+            discriminator_loss(real, disc(fake.detach(), k0, action)) for fake in fakes
+        ) / len(fakes)
         state.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         state.opt_d.step()
