@@ -8,7 +8,7 @@ Measures, on this machine's CPU threads:
 - scaling: 16 / 32 / 64 / 128 frames at 64², one sample: cost must grow linearly.
 Frames/s counts generated frames (samples × frames) per second of the call.
 
-    python benchmarks/predict.py [--repeats 5] [--threads 2] [--checkpoint synth]
+    python benchmarks/predict.py [--repeats 5] [--threads 2] [--checkpoint synth] [--name predict]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--checkpoint", default="synth", help="pipeline to time")
+    parser.add_argument("--name", default="predict", help="result file name")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -88,7 +89,7 @@ def main() -> None:
     print_table(rows, ["case", "seconds", "frames_per_s"])
     print(f"seconds per frame at 128 frames / at 16 frames: {per_frame_ratio:.3f}")
     write_result(
-        "predict",
+        args.name,
         rows,
         per_frame_ratio_128_vs_16=per_frame_ratio,
         note="frames_per_s = generated frames (samples x frames) per second of one call; "
