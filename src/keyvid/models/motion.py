@@ -19,6 +19,16 @@ from torch import nn
 from keyvid.config import choices, propagate_shared, shared
 
 
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None
+) -> torch.Tensor:
+    """z = mu + eps * sigma with eps ~ N(0, I) (drawn here unless given): differentiable in
+    mu and logvar (Kingma & Welling 2014)."""
+    if eps is None:
+        eps = torch.randn_like(mu)
+    return mu + eps * (0.5 * logvar).exp()
+
+
 @dataclass
 class MotionGeneratorConfig:
     num_keypoints: int = 40  # K, must match the stage-1 detector
@@ -139,7 +149,7 @@ class MotionGenerator(nn.Module):
         """Reconstruct ``sequence`` (B, T, K, 2) through the posterior: (k̃1:T, mu, logvar)."""
         cond = self.condition(k0, action)
         mu, logvar = self.encode(sequence, cond)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation
+        z = reparameterize(mu, logvar)
         return self.decode(z, k0, cond, sequence.shape[1]), mu, logvar
 
     @torch.no_grad()
@@ -163,7 +173,7 @@ class MotionGenerator(nn.Module):
             where = generator.device if generator is not None else k0.device
             eps = torch.randn(k0.shape[0], self.config.latent, generator=generator, device=where)
             mu, logvar = self.prior(cond)
-            z = mu + eps.to(k0) * (0.5 * logvar).exp()
+            z = reparameterize(mu, logvar, eps.to(k0))
             segment = self.decode(z, start, cond, self.config.length)[:, :n]
             out.append(segment)
             start = segment[:, -1]

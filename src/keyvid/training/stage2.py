@@ -23,7 +23,7 @@ from keyvid.errors import KeyvidError
 from keyvid.evaluation.motion import motion_metrics
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
-from keyvid.models.motion import MotionGenerator, SequenceDiscriminator
+from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
 from keyvid.training.config import Stage2Config
 from keyvid.training.loop import Periodic, run_loop
 from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
@@ -85,7 +85,7 @@ def kl_warmup(steps: int, step: int) -> float:
 
 def generator_losses(
     state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
     """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised.
 
     Also returns the generated sequences D_seq is to judge as fake: the reconstruction,
@@ -107,7 +107,7 @@ def generator_losses(
         losses["adversarial"] = generator_loss(state.discriminator(recon, k0, action))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
         if config.loss.prior_adversarial:
-            z = prior_mu + torch.randn_like(prior_mu) * (0.5 * prior_logvar).exp()
+            z = reparameterize(prior_mu, prior_logvar)
             sampled = gen.decode(z, k0, cond, future.shape[1])  # (B, T, K, 2)
             losses["adversarial_prior"] = generator_loss(state.discriminator(sampled, k0, action))
             total = total + config.loss.adversarial_weight * losses["adversarial_prior"]
