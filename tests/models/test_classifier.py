@@ -1,0 +1,47 @@
+"""The in-domain action classifier: shapes, features, gradients, clip sampling."""
+
+import pytest
+import torch
+
+from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig, clip_indices
+
+TINY = ActionClassifierConfig(num_actions=5, frames=8, channels=4, features=16)
+
+
+def test_logits_and_features_have_the_configured_sizes():
+    torch.manual_seed(0)
+    model = ActionClassifier(TINY).eval()
+    clip = torch.rand(3, 8, 3, 32, 32)  # (B, T, 3, H, W)
+    assert model(clip).shape == (3, 5)
+    feats = model.features(clip)
+    assert feats.shape == (3, 16) and (feats >= 0).all()  # after the ReLU
+    # Other clip lengths and sizes pool to the same shapes.
+    assert model(torch.rand(2, 12, 3, 64, 64)).shape == (2, 5)
+
+
+def test_the_clips_are_told_apart_and_gradients_reach_the_first_layer():
+    torch.manual_seed(0)
+    model = ActionClassifier(TINY)
+    clip = torch.rand(2, 8, 3, 32, 32)
+    model(clip)[:, 0].sum().backward()
+    assert model.backbone[0][0].weight.grad.abs().sum() > 0
+    model.eval()
+    with torch.no_grad():
+        a, b = model.features(clip)
+    assert not torch.allclose(a, b)
+
+
+def test_one_sample_in_eval_mode_is_deterministic():
+    torch.manual_seed(0)
+    model = ActionClassifier(TINY).eval()
+    clip = torch.rand(1, 8, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(clip), model(clip))
+
+
+def test_clip_indices_spread_over_the_video():
+    assert clip_indices(40, 4) == [0, 13, 26, 39]
+    assert clip_indices(33, 1) == [0]
+    assert clip_indices(3, 5) == [0, 0, 1, 2, 2]  # shorter video: frames repeat
+    with pytest.raises(ValueError):
+        clip_indices(0, 4)
