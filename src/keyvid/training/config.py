@@ -108,6 +108,8 @@ class Stage2LossConfig:
     # Not in the paper (which judges reconstructions only): D_seq also judges sequences
     # decoded from z drawn from the prior, i.e. what inference produces (SAVP, Lee et
     # al. 2018). Without it a prior sample may settle for the average, small motion.
+    # On the synthetic data it moves the keypoints further but away from the data
+    # (docs/stage2-motion.md), so it is off in every config.
     prior_adversarial: bool = False
 
 
