@@ -73,8 +73,9 @@ def run_loop(
             if step % cadence.log_every == 0 or step == end:
                 # Averaged over the window: one batch's value is too noisy to read.
                 means = {k: sum(v) / len(v) for k, v in window.items()}
-                steps = len(next(iter(window.values())))
-                means[rate_name] = steps * items_per_step / max(time.time() - t_since, 1e-9)
+                window_steps = len(next(iter(window.values())))
+                elapsed = max(time.time() - t_since, 1e-9)
+                means[rate_name] = window_steps * items_per_step / elapsed
                 window, t_since = {}, time.time()
                 log.scalars(step, means, elapsed=time.time() - t0)
                 bar.set_postfix(postfix(means), refresh=False)
