@@ -221,6 +221,35 @@ def label_image(image: np.ndarray, text: str) -> np.ndarray:
     return np.asarray(canvas)
 
 
+def bar_chart(
+    values: dict[str, float], *, title: str = "", fmt: str = "{:.3g}", width: int = 480
+) -> np.ndarray:
+    """A horizontal bar chart of labelled values as an (H, W, 3) uint8 image (no plotting
+    library needed); bars start at 0 and share one scale, negative values are drawn as 0."""
+    if not values:
+        raise ValueError("bar_chart needs at least one value")
+    font = _font()
+    row_h, label_w, value_w, pad = 22, 180, 70, 8
+    top = row_h + pad if title else pad
+    height = top + row_h * len(values) + pad
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad, pad), title, fill=_CAPTION_FG, font=font)
+    peak = max(max(values.values()), 1e-12)
+    span = width - label_w - value_w - 2 * pad
+    for i, (label, value) in enumerate(values.items()):
+        y = top + i * row_h
+        draw.text(
+            (pad, y + 5), _fit_text(draw, label, font, label_w - pad), fill=_CAPTION_FG, font=font
+        )
+        length = round(span * max(value, 0.0) / peak)
+        x0 = pad + label_w
+        draw.rectangle((x0, y + 3, x0 + max(length, 1), y + row_h - 3), fill=(70, 110, 180))
+        draw.text((x0 + length + 4, y + 5), fmt.format(value), fill=_CAPTION_FG, font=font)
+    return np.asarray(canvas)
+
+
 @functools.cache
 def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's built-in font (no font files to ship or find)."""

@@ -1,9 +1,9 @@
-"""The in-domain action classifier: shapes, features, gradients, clip sampling."""
+"""The in-domain action classifier: shapes, features, gradients, config checks."""
 
 import pytest
 import torch
 
-from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig, clip_indices
+from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig
 
 TINY = ActionClassifierConfig(num_actions=5, frames=8, channels=4, features=16)
 
@@ -39,9 +39,6 @@ def test_one_sample_in_eval_mode_is_deterministic():
         assert torch.equal(model(clip), model(clip))
 
 
-def test_clip_indices_spread_over_the_video():
-    assert clip_indices(40, 4) == [0, 13, 26, 39]
-    assert clip_indices(33, 1) == [0]
-    assert clip_indices(3, 5) == [0, 0, 1, 2, 2]  # shorter video: frames repeat
-    with pytest.raises(ValueError):
-        clip_indices(0, 4)
+def test_action_names_must_match_the_class_count():
+    with pytest.raises(ValueError, match="2 action names for 5 classes"):
+        ActionClassifier(ActionClassifierConfig(num_actions=5, actions=("a", "b")))

@@ -22,6 +22,32 @@ import torch
 from keyvid.data.datasets import SequenceDataset
 from keyvid.models.motion import MotionGenerator
 
+METRICS = ("l1", "l1_best", "diversity", "motion", "motion_data")
+
+
+def sequence_metric_sums(
+    draws: torch.Tensor, truth: torch.Tensor, k0: torch.Tensor
+) -> dict[str, float]:
+    """Each metric summed over the B videos of a batch (divide by the video count).
+
+    draws: (S, B, T, K, 2) samples; truth: (B, T, K, 2) pseudo-labels; k0: (B, K, 2).
+    With one sample, ``diversity`` is 0 (there is no pair).
+    """
+    samples = draws.shape[0]
+    per_draw = (draws - truth).abs().mean(dim=(2, 3, 4))  # (S, B)
+    pairs = [
+        (draws[i] - draws[j]).abs().mean(dim=(1, 2, 3))
+        for i, j in itertools.combinations(range(samples), 2)
+    ]  # each (B,)
+    diversity = float(torch.stack(pairs).mean(0).sum()) if pairs else 0.0
+    return {
+        "l1": float(per_draw.mean(0).sum()),
+        "l1_best": float(per_draw.min(0).values.sum()),
+        "diversity": diversity,
+        "motion": float((draws - k0[None, :, None]).abs().mean(dim=(0, 2, 3, 4)).sum()),
+        "motion_data": float((truth - k0[:, None]).abs().mean(dim=(1, 2, 3)).sum()),
+    }
+
 
 @torch.no_grad()
 def motion_metrics(
@@ -39,7 +65,7 @@ def motion_metrics(
     generator.eval()
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
-    totals = dict.fromkeys(("l1", "l1_best", "diversity", "motion", "motion_data"), 0.0)
+    totals = dict.fromkeys(METRICS, 0.0)
     count = 0
     for lo in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
@@ -49,16 +75,8 @@ def motion_metrics(
         draws = torch.stack(
             [generator.sample(k0, action, truth.shape[1], rng) for _ in range(samples)]
         )  # (S, B, T, K, 2)
-        per_draw = (draws - truth).abs().mean(dim=(2, 3, 4))  # (S, B)
-        pairs = [
-            (draws[i] - draws[j]).abs().mean(dim=(1, 2, 3))
-            for i, j in itertools.combinations(range(samples), 2)
-        ]  # each (B,)
-        totals["l1"] += float(per_draw.mean(0).sum())
-        totals["l1_best"] += float(per_draw.min(0).values.sum())
-        totals["diversity"] += float(torch.stack(pairs).mean(0).sum())
-        totals["motion"] += float((draws - k0[None, :, None]).abs().mean(dim=(0, 2, 3, 4)).sum())
-        totals["motion_data"] += float((truth - k0[:, None]).abs().mean(dim=(1, 2, 3)).sum())
+        for k, v in sequence_metric_sums(draws, truth, k0).items():
+            totals[k] += v
         count += len(items)
     generator.train(was_training)
     return {k: v / max(count, 1) for k, v in totals.items()}

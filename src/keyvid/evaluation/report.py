@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
 
 from keyvid.data.format import PreparedDataset
+from keyvid.errors import KeyvidError
+from keyvid.evaluation.actions import accuracy, classify
+from keyvid.evaluation.frechet import frechet_distance_between
+from keyvid.evaluation.generation import ROWS, SAMPLED_ROWS, RowStats, collect_rows
 from keyvid.evaluation.keypoints import keypoint_regression_error
+from keyvid.evaluation.reconstruction import reconstruction_metrics
+from keyvid.evaluation.report_files import write_report
 from keyvid.models.detector import KeypointDetector
-from keyvid.pipeline.loading import load_stage1
+from keyvid.pipeline.generate import Pipeline
+from keyvid.pipeline.loading import load_classifier, load_stage1
+from keyvid.training.checkpoint import PRETRAINED_DIR
 
 
 def evaluate_keypoints(
@@ -36,3 +45,248 @@ def evaluate_keypoints(
         "train_frames": result["train_frames"],
         "test_frames": result["test_frames"],
     }
+
+
+def shipped_companion(name: str | Path, suffix: str) -> str | None:
+    """``<name>-<suffix>`` when ``name`` is a shipped model and that companion is shipped too
+    (``synth-no-action``, ``synth-classifier``)."""
+    candidate = f"{name}-{suffix}"
+    if "/" in str(name) or not (PRETRAINED_DIR / candidate / "meta.json").exists():
+        return None
+    return candidate
+
+
+def evaluate_model(
+    checkpoint: str | Path,
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    split: str = "test",
+    samples_per_video: int = 1,
+    classifier: str | Path | None = None,
+    no_action: str | Path | None = None,
+    i3d_weights: str | Path | None = None,
+    stage1_ablations: dict[str, str] | None = None,
+    seed: int = 0,
+    max_videos: int | None = None,
+    max_train_frames: int = 8000,
+    progress: bool = True,
+) -> dict:
+    """Every metric of issue 6 for a pipeline on ``data``'s ``split``; writes ``out_dir``.
+
+    Omitted companions are found by name when shipped: the w/o-action model
+    ``<checkpoint>-no-action`` and the classifier ``<dataset name>-classifier``.
+    What cannot be computed is listed in ``skipped`` (and the report says it is partial).
+    """
+    start = time.time()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise KeyvidError(f"--out {out_dir} is a file; give a folder")
+    if not 1 <= samples_per_video <= 64:
+        raise KeyvidError(f"samples per video must be 1 to 64, got {samples_per_video}")
+    test = PreparedDataset(data, split)
+    if not test.videos:
+        raise KeyvidError(f"{test.root} has no videos in its {split!r} split")
+    pipe = Pipeline.from_pretrained(checkpoint)
+    if pipe.motion is None:
+        raise KeyvidError(f"{checkpoint} is a stage-1 checkpoint; evaluate a stage-2 or pipeline")
+    _check_classes("the model", pipe.actions, test, required=pipe.uses_action)
+    skipped: dict[str, str] = {}
+    warnings: list[str] = []  # figures computed but to be read with care
+
+    no_action = no_action if no_action is not None else shipped_companion(checkpoint, "no-action")
+    no_action_pipe = None
+    if not pipe.uses_action:
+        skipped["generated_no_action"] = "the model itself has no action condition"
+    elif no_action is None:
+        skipped["generated_no_action"] = "no w/o-action model given (--no-action CKPT)"
+    else:
+        no_action_pipe = Pipeline.from_pretrained(no_action)
+        if no_action_pipe.uses_action:
+            raise KeyvidError(f"--no-action {no_action} is conditioned on the action")
+
+    name = test.meta.get("name", "")
+    classifier = classifier if classifier is not None else shipped_companion(name, "classifier")
+    classify_fn = None
+    if classifier is None:
+        skipped["action_accuracy"] = skipped["fd_indomain"] = (
+            f"no classifier: train one (keyvid train classifier --data {data}) "
+            "and pass --classifier"
+        )
+    else:
+        net, _ = load_classifier(classifier)
+        _check_classes(f"the classifier {classifier}", tuple(net.config.actions), test)
+
+        def classify_fn(videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return classify(net, videos)
+
+    length = pipe.motion.config.length + 1  # k0 and the future stage 2 was trained on
+    i3d_fn = None
+    if i3d_weights is None:
+        skipped["fvd"] = "no I3D weights given (--i3d-weights FILE)"
+    else:
+        from keyvid.evaluation.fvd import FVD_MIN_FRAMES, i3d_features, load_i3d
+
+        i3d = load_i3d(i3d_weights)  # a bad file is an error even when FVD cannot run
+        if length < FVD_MIN_FRAMES:
+            skipped["fvd"] = (
+                f"FVD needs videos of at least {FVD_MIN_FRAMES} frames; this model makes {length}"
+            )
+        else:
+
+            def i3d_fn(videos: torch.Tensor) -> torch.Tensor:
+                return i3d_features(i3d, videos)
+
+    t_gen = time.time()
+    stats, examples = collect_rows(
+        test,
+        pipe=pipe,
+        no_action=no_action_pipe,
+        classifier=classify_fn,
+        i3d=i3d_fn,
+        length=length,
+        samples=samples_per_video,
+        seed=seed,
+        max_videos=max_videos,
+        progress=progress,
+    )
+    seconds_videos = time.time() - t_gen
+    num_videos = stats["real"].videos
+    rows = {row: _row_metrics(row, stats, num_videos, skipped) for row in stats}
+    warnings += _sample_size_warnings(stats)
+    stage1 = _stage1_metrics(
+        pipe, checkpoint, data, test, stage1_ablations or {}, max_train_frames, skipped
+    )
+    result = {
+        "checkpoint": str(checkpoint),
+        "data": str(data),
+        "split": split,
+        "num_videos": num_videos,
+        "samples_per_video": samples_per_video,
+        "frames_per_video": length,
+        "seed": seed,
+        "classifier": str(classifier) if classifier is not None else None,
+        "no_action_model": str(no_action) if no_action_pipe is not None else None,
+        "i3d_weights": str(i3d_weights) if i3d_weights is not None else None,
+        **_headline(rows),
+        "rows": rows,
+        "stage1": stage1,
+        "skipped": skipped,
+        "warnings": warnings,
+        "complete": not skipped,
+        "seconds_videos": round(seconds_videos, 1),
+        "seconds": round(time.time() - start, 1),
+    }
+    if "fvd" in skipped:
+        result["fvd"] = None
+        result["fvd_skipped_reason"] = skipped["fvd"]
+    write_report(result, examples, out_dir, actions=test.actions)
+    return result
+
+
+def _check_classes(
+    what: str, actions: tuple[str, ...], data: PreparedDataset, *, required: bool = True
+) -> None:
+    if required and tuple(actions) != tuple(data.actions):
+        raise KeyvidError(
+            f"{what} was trained for the classes ({', '.join(actions)}) but {data.root} has "
+            f"({', '.join(data.actions)}); evaluate on the data it was trained for"
+        )
+
+
+def _row_metrics(row: str, stats: dict[str, RowStats], num_videos: int, skipped: dict) -> dict:
+    """Accuracy, in-domain FD and FVD against the real row, keypoint metrics of a row."""
+    s, real = stats[row], stats["real"]
+    out: dict[str, float | int] = {"videos": s.videos}
+    logits = s.cat("logits")
+    if logits is not None:
+        out["action_accuracy"] = accuracy(logits, torch.tensor(s.labels))
+    for key, name, label in (("features", "fd_indomain", "in-domain FD"), ("i3d", "fvd", "FVD")):
+        feats = s.cat(key)
+        if feats is None or row == "real":
+            continue
+        reference = real.cat(key)
+        if min(len(feats), len(reference)) < 2:
+            skipped[f"{name}:{row}"] = f"{label} needs at least 2 videos per side"
+            continue
+        out[name] = frechet_distance_between(reference, feats)
+    if row in SAMPLED_ROWS:
+        for k, v in s.keypoint_sums.items():
+            out[f"keypoint_{k}"] = v / num_videos
+    return out
+
+
+# The flat keys of metrics.json the issue names, per row: action_accuracy<suffix>,
+# fd_indomain<fd suffix>, fvd<fd suffix> (the generated row's FD is plain "fd_indomain").
+ACCURACY_SUFFIX = {row: f"_{row}" for row in ROWS}
+FD_SUFFIX = {
+    "generated": "",
+    "generated_no_action": "_no_action",
+    "copy_first_frame": "_copy_first_frame",
+    "pseudo_label_keypoints": "_pseudo_label_keypoints",
+}
+
+
+def _headline(rows: dict) -> dict:
+    out = {}
+    for row, metrics in rows.items():
+        if "action_accuracy" in metrics:
+            out[f"action_accuracy{ACCURACY_SUFFIX[row]}"] = metrics["action_accuracy"]
+        for name in ("fd_indomain", "fvd"):
+            if name in metrics:
+                out[f"{name}{FD_SUFFIX[row]}"] = metrics[name]
+    return out
+
+
+def _sample_size_warnings(stats: dict[str, RowStats]) -> list[str]:
+    """A Fréchet distance from fewer videos than feature dimensions is biased."""
+    warnings = []
+    real = stats["real"]
+    for key, label in (("features", "in-domain FD"), ("i3d", "FVD")):
+        feats = real.cat(key)
+        if feats is None:
+            continue
+        fewest = min(s.videos for s in stats.values())
+        if key == "i3d":
+            from keyvid.evaluation.fvd import fvd_warning
+
+            if (text := fvd_warning(real.videos, fewest)) is not None:
+                warnings.append(text)
+        elif fewest <= feats.shape[1]:
+            warnings.append(
+                f"{label} from as few as {fewest} videos per side, not more than its "
+                f"{feats.shape[1]} feature dimensions: biased upwards; compare rows of "
+                "one report, not figures across sample sizes"
+            )
+    return warnings
+
+
+def _stage1_metrics(
+    pipe: Pipeline,
+    checkpoint: str | Path,
+    data: str | Path,
+    test: PreparedDataset,
+    ablations: dict[str, str],
+    max_train_frames: int,
+    skipped: dict,
+) -> dict:
+    """Reconstruction (and keypoint error with joints) of the model's stage 1 and ablations."""
+    models = {"model": (pipe.stage1, checkpoint)}
+    for label, path in ablations.items():
+        models[label] = (load_stage1(path)[0], path)
+    out = {}
+    for label, (model, path) in models.items():
+        scores = reconstruction_metrics(model, test)
+        entry = {"checkpoint": str(path), "reconstruction": scores["stage1"]}
+        if label == "model":
+            entry["reconstruction_copy_reference"] = scores["copy_reference"]
+        if test.has_joints and "train" in test.meta["splits"]:
+            train = PreparedDataset(data, "train")
+            err = keypoint_regression_error(
+                model.detector, train, test, max_train_frames=max_train_frames
+            )
+            entry["keypoint_error"] = err["test_error"]
+        out[label] = entry
+    if not (test.has_joints and "train" in test.meta["splits"]):
+        skipped["keypoint_error"] = "the data has no ground-truth joints (or no train split)"
+    return out

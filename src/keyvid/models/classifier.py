@@ -22,8 +22,15 @@ from torch import nn
 
 @dataclass
 class ActionClassifierConfig:
+    """``num_actions`` and ``actions`` (class names in logit order) are read from the
+    training data; they travel with the checkpoint so that evaluation can refuse data
+    of other classes."""
+
     num_actions: int = 9  # Penn Action's 9 classes
-    frames: int = 16  # clip length it reads; `clip_indices` spreads them over a video
+    actions: tuple[str, ...] = ()
+    # Clip length it reads: 16 frames spread over a video (`sequence_indices`), at
+    # stride 2 for the 40-frame synthetic videos and the 33-frame generated ones.
+    frames: int = 16
     channels: int = 32  # first block's width, doubled by the second and third
     features: int = 128  # penultimate features (the in-domain FD's space)
     dropout: float = 0.3  # before the last layer: a few hundred training videos
@@ -42,6 +49,8 @@ class ActionClassifier(nn.Module):
 
     def __init__(self, config: ActionClassifierConfig) -> None:
         super().__init__()
+        if config.actions and len(config.actions) != config.num_actions:
+            raise ValueError(f"{len(config.actions)} action names for {config.num_actions} classes")
         self.config = config
         c = config.channels
         self.backbone = nn.Sequential(
@@ -66,13 +75,3 @@ class ActionClassifier(nn.Module):
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(clip))
-
-
-def clip_indices(length: int, frames: int) -> list[int]:
-    """``frames`` frame indices spread evenly over a video of ``length`` frames, first to
-    last (repeating frames when the video is shorter)."""
-    if length < 1 or frames < 1:
-        raise ValueError(f"need a video and a clip of at least 1 frame, got {length}, {frames}")
-    if frames == 1:
-        return [0]
-    return [round(i * (length - 1) / (frames - 1)) for i in range(frames)]

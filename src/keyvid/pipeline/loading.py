@@ -8,6 +8,8 @@ Three kinds of checkpoint hold inference networks:
 - ``pipeline``: all three in one folder (what ``keyvid export`` makes of a stage-2
   run, and what a shipped model such as ``synth`` is), config =
   ``{"stage1": ..., "stage2": ...}``.
+
+A ``classifier`` checkpoint holds the in-domain evaluator (``keyvid train classifier``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from torch import nn
 
 from keyvid.errors import KeyvidError
+from keyvid.models.classifier import ActionClassifier
 from keyvid.models.motion import MotionGenerator
 from keyvid.models.stage1 import KeypointTranslator
 from keyvid.training.checkpoint import Checkpoint, load_checkpoint, write_model_folder
@@ -49,6 +52,16 @@ def load_motion(checkpoint: str | Path | Checkpoint) -> tuple[MotionGenerator, C
     generator = MotionGenerator(config.model.generator)
     _load_weights(generator, ckpt, "motion_generator")
     return generator.eval(), ckpt, raw
+
+
+def load_classifier(checkpoint: str | Path | Checkpoint) -> tuple[ActionClassifier, Checkpoint]:
+    """The action classifier of a ``classifier`` checkpoint, in eval mode."""
+    from keyvid.training.classifier import load_classifier_config
+
+    ckpt = _load(checkpoint, ("classifier",))
+    classifier = ActionClassifier(load_classifier_config(ckpt.config).model)
+    _load_weights(classifier, ckpt, "action_classifier")
+    return classifier.eval(), ckpt
 
 
 def stage1_reference(stage2: Checkpoint) -> str:

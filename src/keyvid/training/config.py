@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from keyvid.config import choices
 from keyvid.data.augment import AugmentConfig
 from keyvid.data.sequence_augment import KeypointAugmentConfig
+from keyvid.models.classifier import ActionClassifierConfig
 from keyvid.models.motion import Stage2ModelConfig
 from keyvid.models.stage1 import Stage1ModelConfig
 
@@ -121,5 +122,24 @@ class Stage2Config:
     data: Stage2DataConfig = field(default_factory=Stage2DataConfig)
     model: Stage2ModelConfig = field(default_factory=Stage2ModelConfig)
     loss: Stage2LossConfig = field(default_factory=Stage2LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+@dataclass
+class ClassifierDataConfig:
+    root: str = "data/synth"  # a prepared dataset with action labels (train + test splits)
+    # The whole clip gets one draw (frames move together); blur is in the list so that
+    # the evaluator does not judge a generated video by its sharpness alone.
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    num_workers: int = 1
+
+
+@dataclass
+class ClassifierConfig:
+    """The in-domain evaluator (issue 6): a video action classifier on real videos."""
+
+    data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
+    model: ActionClassifierConfig = field(default_factory=ActionClassifierConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     log: LogConfig = field(default_factory=LogConfig)

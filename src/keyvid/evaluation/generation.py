@@ -1,0 +1,157 @@
+"""Generated videos beside real ones and baselines, on the same test videos (issue 6).
+
+Each test video gives one window of ``length`` frames from its start, spread over the
+video as stage 2 spreads its training sequences (``sequence_indices``), so the
+generated videos and the real windows they come from play at the same rate. From
+its first frame every *row* of the report makes videos of that length:
+
+- ``real``: the window itself;
+- ``generated``: the model, given the video's action (``samples`` videos);
+- ``generated_no_action``: the "w/o a" model (paper Table 2), when given;
+- ``copy_first_frame``: a still video (the paper's lower bound);
+- ``pseudo_label_keypoints``: T driven by the keypoints Q detects on the real window
+  (the motion generator's upper bound: perfect keypoint motion, T's rendering).
+
+Rows are consumed as they are made (``RowStats`` keeps features, not videos), so the
+memory used does not grow with the dataset; a few videos are kept as examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from keyvid.data.datasets import frames_to_tensor, sequence_indices
+from keyvid.data.format import PreparedDataset
+from keyvid.evaluation.motion import METRICS, sequence_metric_sums
+from keyvid.pipeline.generate import Pipeline
+
+ROWS = (
+    "real",
+    "generated",
+    "generated_no_action",
+    "copy_first_frame",
+    "pseudo_label_keypoints",
+)
+SAMPLED_ROWS = ("generated", "generated_no_action")  # rows with `samples` videos per test video
+
+# (N, T, 3, H, W) float videos in [0, 1] -> (N, D) features (or logits and features).
+FeatureFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class RowStats:
+    """What the report keeps of one row's videos."""
+
+    labels: list[int] = field(default_factory=list)
+    logits: list[torch.Tensor] = field(default_factory=list)  # classifier, (n, A) per call
+    features: list[torch.Tensor] = field(default_factory=list)  # classifier, (n, F)
+    i3d: list[torch.Tensor] = field(default_factory=list)  # I3D logits, (n, 400)
+    keypoint_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
+    videos: int = 0
+
+    def cat(self, name: str) -> torch.Tensor | None:
+        parts = getattr(self, name)
+        return torch.cat(parts) if parts else None
+
+
+def evaluation_windows(data: PreparedDataset, length: int) -> Iterator[tuple[np.ndarray, int]]:
+    """Each video's first window: ((length, H, W, 3) uint8 frames, action index)."""
+    for i, video in enumerate(data.videos):
+        positions = np.rint(sequence_indices(video.num_frames, length, None)).astype(np.int64)
+        yield np.asarray(data.frames(i)[positions]), video.action
+
+
+def row_videos(
+    window: np.ndarray,
+    action: int,
+    *,
+    pipe: Pipeline,
+    no_action: Pipeline | None,
+    samples: int,
+    seed: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every row's videos for one test window, and the keypoint sequences behind them.
+
+    Returns ({row: (n, L, H, W, 3) uint8}, {row: (n, L, K, 2)}); keypoints exist for the
+    generated rows and the pseudo-label row (whose are Q's detections on the window).
+    """
+    first = window[0]
+    frames = len(window) - 1
+    videos = {"real": window[None], "copy_first_frame": np.repeat(window[None, :1], len(window), 1)}
+    keypoints = {}
+    driven = pipe.animate(first, window)  # k_t = Q(window_t): relative motion from itself
+    videos["pseudo_label_keypoints"], keypoints["pseudo_label_keypoints"] = (
+        driven.frames,
+        driven.keypoints,
+    )
+    act = action if pipe.uses_action else None
+    generated = pipe(first, act, frames=frames, samples=samples, seed=seed)
+    videos["generated"], keypoints["generated"] = generated.frames, generated.keypoints
+    if no_action is not None:
+        result = no_action(first, None, frames=frames, samples=samples, seed=seed)
+        videos["generated_no_action"], keypoints["generated_no_action"] = (
+            result.frames,
+            result.keypoints,
+        )
+    return videos, keypoints
+
+
+def collect_rows(
+    data: PreparedDataset,
+    *,
+    pipe: Pipeline,
+    no_action: Pipeline | None = None,
+    classifier: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    i3d: FeatureFn | None = None,
+    length: int = 33,
+    samples: int = 1,
+    seed: int = 0,
+    max_videos: int | None = None,
+    examples_per_action: int = 1,
+    progress: bool = True,
+) -> tuple[dict[str, RowStats], list[dict]]:
+    """Make every row's videos for each test video and keep their statistics.
+
+    ``classifier`` maps (n, L, 3, H, W) videos to (logits, features); ``i3d`` to I3D
+    logits. Returns the per-row statistics and example cells: for the first
+    ``examples_per_action`` test videos of each action, {"action", row: video}.
+    """
+    stats = {row: RowStats() for row in ROWS}
+    examples: list[dict] = []
+    shown: dict[int, int] = {}
+    total = len(data.videos) if max_videos is None else min(max_videos, len(data.videos))
+    bar = tqdm(total=total, desc="evaluate", unit="video", disable=not progress)
+    for index, (window, action) in enumerate(evaluation_windows(data, length)):
+        if index >= total:
+            break
+        videos, keypoints = row_videos(
+            window, action, pipe=pipe, no_action=no_action, samples=samples, seed=seed + index
+        )
+        track = torch.from_numpy(keypoints["pseudo_label_keypoints"][0])  # (L, K, 2)
+        for row, batch in videos.items():
+            row_stats = stats[row]
+            x = torch.stack([frames_to_tensor(v) for v in batch])  # (n, L, 3, H, W)
+            row_stats.videos += len(x)
+            row_stats.labels += [action] * len(x)
+            if classifier is not None:
+                logits, feats = classifier(x)
+                row_stats.logits.append(logits)
+                row_stats.features.append(feats)
+            if i3d is not None:
+                row_stats.i3d.append(i3d(x))
+            if row in SAMPLED_ROWS:
+                draws = torch.from_numpy(keypoints[row][:, None, 1:])  # (S, 1, L-1, K, 2)
+                sums = sequence_metric_sums(draws, track[None, 1:], track[None, 0])
+                for k, v in sums.items():
+                    row_stats.keypoint_sums[k] += v
+        if shown.get(action, 0) < examples_per_action:
+            shown[action] = shown.get(action, 0) + 1
+            examples.append({"action": action, **{row: v[0] for row, v in videos.items()}})
+        bar.update(1)
+    bar.close()
+    return {row: s for row, s in stats.items() if s.videos}, examples

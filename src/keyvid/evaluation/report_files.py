@@ -1,0 +1,170 @@
+"""What ``keyvid evaluate`` writes: metrics.json, report.md, plots and example videos.
+
+report.md lays the rows out as the paper's tables: Table 1 (FVD, here beside the
+in-domain FD) and Table 2 (action-recognition accuracy of generated videos), then the
+keypoint-sequence and stage-1 figures. A report with skipped metrics says so at the top.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keyvid.io import write_image, write_video
+from keyvid.io.image import atomic_output
+from keyvid.viz import bar_chart, image_grid, label_image, upscale, video_grid
+
+ROW_NAMES = {
+    "real": "Real videos",
+    "generated": "Ours",
+    "generated_no_action": "Ours w/o a",
+    "copy_first_frame": "Copy first frame",
+    "pseudo_label_keypoints": "Pseudo-label keypoints → T",
+}
+EXAMPLE_SCALE = 2  # 64² frames are small to look at
+STORYBOARD_EVERY = 8  # frames between storyboard columns
+
+
+def write_report(result: dict, examples: list[dict], out_dir: Path, *, actions: list[str]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
+    _write_text(out_dir / "report.md", markdown_report(result))
+    rows = result["rows"]
+    for metric, title, fmt in (
+        ("action_accuracy", "action accuracy (in-domain classifier)", "{:.2f}"),
+        ("fd_indomain", "in-domain Fréchet distance to real (lower is better)", "{:.3g}"),
+        ("fvd", "FVD (lower is better)", "{:.0f}"),
+    ):
+        values = {ROW_NAMES[r]: m[metric] for r, m in rows.items() if metric in m}
+        if values:
+            write_image(out_dir / f"{metric}.png", bar_chart(values, title=title, fmt=fmt))
+    if examples:
+        write_video(out_dir / "examples.gif", example_grid(examples, actions), fps=8)
+        write_image(out_dir / "examples.png", example_storyboard(examples, actions))
+
+
+def markdown_report(result: dict) -> str:
+    rows = result["rows"]
+    lines = [
+        "# keyvid evaluation",
+        "",
+        f"Model `{result['checkpoint']}` on `{result['data']}` ({result['split']} split): "
+        f"{result['num_videos']} videos × {result['samples_per_video']} sample(s), "
+        f"{result['frames_per_video']} frames each (the input, then generated frames); "
+        f"seed {result['seed']}; {result['seconds']:.0f} s.",
+        "",
+    ]
+    if result["skipped"]:
+        lines += ["**Partial report**: these metrics were not computed:", ""]
+        lines += [f"- `{name}`: {why}" for name, why in result["skipped"].items()]
+        lines.append("")
+    if result["warnings"]:
+        lines += ["Read with care:", ""] + [f"- {w}" for w in result["warnings"]] + [""]
+    lines += _table(
+        "Table 1: distribution distance to the real videos (paper Table 1; lower is better)",
+        rows,
+        [("In-domain FD", "fd_indomain", "{:.4g}"), ("FVD", "fvd", "{:.1f}")],
+        skip_real=True,
+    )
+    lines += _table(
+        "Table 2: action-recognition accuracy (paper Table 2 protocol; in-domain classifier)",
+        rows,
+        [("Accuracy", "action_accuracy", "{:.1%}")],
+    )
+    lines += _table(
+        "Generated keypoint sequences vs the pseudo-labels of the real video "
+        "(keypoint units, [-1, 1] coordinates)",
+        {r: m for r, m in rows.items() if "keypoint_l1" in m},
+        [
+            ("L1", "keypoint_l1", "{:.4f}"),
+            ("L1 best of N", "keypoint_l1_best", "{:.4f}"),
+            ("Diversity", "keypoint_diversity", "{:.4f}"),
+            ("Motion", "keypoint_motion", "{:.4f}"),
+            ("Motion of the data", "keypoint_motion_data", "{:.4f}"),
+        ],
+    )
+    lines += _stage1_table(result["stage1"])
+    lines += ["Files: `metrics.json`, plots `*.png`, examples `examples.gif` / `examples.png`.", ""]
+    return "\n".join(lines)
+
+
+def _table(title: str, rows: dict, columns: list[tuple[str, str, str]], *, skip_real=False):
+    present = [c for c in columns if any(c[1] in m for m in rows.values())]
+    if not present:
+        return []
+    lines = [f"## {title}", "", "| Method | Videos | " + " | ".join(c[0] for c in present) + " |"]
+    lines.append("|---|---:|" + "---:|" * len(present))
+    for row, metrics in rows.items():
+        if skip_real and row == "real":
+            continue
+        cells = [fmt.format(metrics[key]) if key in metrics else "—" for _, key, fmt in present]
+        lines.append(f"| {ROW_NAMES[row]} | {metrics['videos']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _stage1_table(stage1: dict) -> list[str]:
+    lines = [
+        "## Stage 1: reconstruction of test frame pairs and keypoint error",
+        "",
+        "| Stage 1 | L1 | PSNR (dB) | SSIM | Keypoint distance | Keypoint error (IMM) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    entries = [(label, e["reconstruction"], e.get("keypoint_error")) for label, e in stage1.items()]
+    if "model" in stage1:
+        entries.append(
+            ("copy the reference", stage1["model"]["reconstruction_copy_reference"], None)
+        )
+    for label, r, err in entries:
+        err_text = f"{err:.4f}" if err is not None else "—"
+        lines.append(
+            f"| {label} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+            f"{r['keypoint_distance']:.4f} | {err_text} |"
+        )
+    pairs = next(iter(stage1.values()))["reconstruction"]["pairs"] if stage1 else 0
+    lines += [
+        "",
+        f"{pairs} test pairs; keypoint distance: |Q(v̂) − Q(target)|; keypoint error: linear "
+        "regression to ground-truth joints, fraction of image size.",
+        "",
+    ]
+    return lines
+
+
+def _cells(example: dict, actions: list[str]) -> list[tuple[str, np.ndarray]]:
+    """(caption, (T, H, W, 3) video) of each row present in an example, upscaled."""
+    cells = []
+    for row, name in ROW_NAMES.items():
+        if row in example:
+            caption = actions[example["action"]] if row == "real" else name
+            cells.append((caption, upscale(example[row], EXAMPLE_SCALE)))
+    return cells
+
+
+def example_grid(examples: list[dict], actions: list[str]) -> np.ndarray:
+    """One row per example test video, one column per report row: a (T, H', W', 3) video."""
+    videos, ncols = [], 0
+    for example in examples:
+        cells = _cells(example, actions)
+        ncols = max(ncols, len(cells))
+        videos += [np.stack([label_image(f, caption) for f in v]) for caption, v in cells]
+    return video_grid(videos, ncols=ncols)
+
+
+def example_storyboard(examples: list[dict], actions: list[str]) -> np.ndarray:
+    """Every ``STORYBOARD_EVERY``-th frame of the real and generated rows of each example."""
+    tiles, ncols = [], 0
+    for example in examples:
+        for caption, video in _cells(example, actions):
+            if caption not in (actions[example["action"]], ROW_NAMES["generated"]):
+                continue
+            steps = range(0, len(video), STORYBOARD_EVERY)
+            ncols = len(steps)
+            tiles += [label_image(video[t], caption if t == 0 else f"t={t}") for t in steps]
+    return image_grid(tiles, ncols=ncols)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)

@@ -1,0 +1,43 @@
+"""Stage-1 reconstruction metrics: PSNR on known values, the metrics on a tiny model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from keyvid.data.format import PreparedDataset
+from keyvid.evaluation.reconstruction import image_scores, psnr, reconstruction_metrics
+from keyvid.pipeline.loading import load_stage1
+from tests.pipeline.tiny import build_tiny_models
+
+
+def test_psnr_of_a_known_error():
+    target = torch.zeros(2, 3, 8, 8)
+    pred = target + 0.1  # MSE 0.01 -> 20 dB
+    assert torch.allclose(psnr(pred, target), torch.tensor([20.0, 20.0]))
+
+
+def test_identical_images_score_perfectly():
+    x = torch.rand(2, 3, 16, 16)
+    scores = image_scores(x, x)
+    assert scores["l1"] == 0 and scores["ssim"] == pytest.approx(1.0) and scores["psnr"] >= 99
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build_tiny_models(tmp_path_factory.mktemp("recon"))
+
+
+def test_metrics_of_a_tiny_model_and_the_copy_baseline(tiny):
+    model, _ = load_stage1(tiny.stage1)
+    result = reconstruction_metrics(model, PreparedDataset(tiny.data, "test"), pairs=8)
+    for entry in ("stage1", "copy_reference"):
+        scores = result[entry]
+        assert scores["pairs"] == 8
+        assert 0 <= scores["l1"] <= 1 and -1 <= scores["ssim"] <= 1
+        assert math.isfinite(scores["psnr"]) and scores["keypoint_distance"] >= 0
+    # Same pairs every call: the figures are deterministic.
+    again = reconstruction_metrics(model, PreparedDataset(tiny.data, "test"), pairs=8)
+    assert again == result

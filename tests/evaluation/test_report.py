@@ -1,0 +1,162 @@
+"""``keyvid evaluate`` end to end on tiny models: every row, metric file, report and error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from keyvid.cli import main
+from keyvid.errors import KeyvidError
+from keyvid.evaluation.report import evaluate_model
+from keyvid.io import read_video
+from keyvid.models.i3d import InceptionI3d
+from keyvid.training.classifier import train_classifier
+from keyvid.training.stage2 import train_stage2
+from tests.pipeline.tiny import IMAGE_SIZE, LENGTH, build_tiny_models, stage2_config
+from tests.training.test_classifier import config as classifier_config
+from tests.training.test_classifier import write_motion_dataset
+
+ISSUE_KEYS = (
+    "action_accuracy_real",
+    "action_accuracy_generated",
+    "action_accuracy_generated_no_action",
+    "fd_indomain",
+    "fd_indomain_copy_first_frame",
+    "num_videos",
+    "fvd",
+    "fvd_skipped_reason",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """Tiny pipeline, its w/o-action twin and a classifier, on tiny synthetic data."""
+    folder = tmp_path_factory.mktemp("report")
+    models = build_tiny_models(folder)
+    extra = [f"stage1={models.stage1}", "optim.steps=2", "model.generator.action=false"]
+    no_action = train_stage2(stage2_config(models.data, *extra), folder / "s2-noa", progress=False)
+    cfg = classifier_config(models.data, "optim.steps=2", "model.frames=4")
+    classifier = train_classifier(cfg, folder / "clf", progress=False)
+    return models, no_action, classifier
+
+
+def run(tiny, out, **kwargs):
+    models, no_action, classifier = tiny
+    options = dict(classifier=classifier, no_action=no_action, samples_per_video=2, max_videos=4)
+    options.update(kwargs)
+    return evaluate_model(
+        models.pipeline, models.data, out, max_train_frames=40, progress=False, **options
+    )
+
+
+def test_every_row_and_the_issue_keys(tiny, tmp_path):
+    result = run(tiny, tmp_path / "eval")
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(result))
+    for key in ISSUE_KEYS:
+        assert key in saved, key
+    assert saved["num_videos"] == 4 and saved["fvd"] is None
+    rows = saved["rows"]
+    assert {r: rows[r]["videos"] for r in rows} == {
+        "real": 4,
+        "generated": 8,  # 2 samples per video
+        "generated_no_action": 8,
+        "copy_first_frame": 4,
+        "pseudo_label_keypoints": 4,
+    }
+    for row in rows.values():
+        assert 0 <= row["action_accuracy"] <= 1
+    assert "fd_indomain" not in rows["real"] and rows["copy_first_frame"]["fd_indomain"] >= 0
+    assert rows["generated"]["keypoint_diversity"] > 0  # two different samples
+    assert "keypoint_l1" in rows["generated_no_action"] and "keypoint_l1" not in rows["real"]
+    stage1 = saved["stage1"]["model"]
+    assert stage1["keypoint_error"] > 0 and stage1["reconstruction"]["pairs"] > 0
+    # FVD without weights is skipped, and the report says it is partial.
+    assert saved["complete"] is False and "fvd" in saved["skipped"]
+
+
+def test_report_plots_and_examples_are_written(tiny, tmp_path):
+    run(tiny, tmp_path / "eval")
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "**Partial report**" in report and "`fvd`: no I3D weights" in report
+    for heading in ("Table 1", "Table 2", "keypoint sequences", "Stage 1"):
+        assert heading in report
+    for name in ("Ours", "Ours w/o a", "Copy first frame", "Pseudo-label keypoints → T"):
+        assert f"| {name} |" in report
+    for png in ("action_accuracy.png", "fd_indomain.png", "examples.png"):
+        assert (tmp_path / "eval" / png).stat().st_size > 0
+    grid = read_video(tmp_path / "eval" / "examples.gif")
+    assert len(grid) == LENGTH + 1 and grid.shape[1] > 2 * IMAGE_SIZE
+
+
+def test_the_same_seed_gives_the_same_figures(tiny, tmp_path):
+    a = run(tiny, tmp_path / "a", samples_per_video=1, max_videos=2)
+    b = run(tiny, tmp_path / "b", samples_per_video=1, max_videos=2)
+    c = run(tiny, tmp_path / "c", samples_per_video=1, max_videos=2, seed=1)
+    for timing in ("seconds", "seconds_videos"):
+        for r in (a, b, c):
+            r.pop(timing)
+    assert a == b
+    assert a["rows"]["generated"] != c["rows"]["generated"]
+
+
+def test_missing_companions_are_reported_as_skipped(tiny, tmp_path):
+    result = run(tiny, tmp_path / "eval", classifier=None, no_action=None, max_videos=2)
+    assert {"action_accuracy", "fd_indomain", "generated_no_action"} <= set(result["skipped"])
+    assert "generated_no_action" not in result["rows"]
+    assert "action_accuracy_real" not in result
+    assert "train one (keyvid train classifier" in result["skipped"]["action_accuracy"]
+
+
+def test_fvd_with_i3d_weights_is_skipped_for_short_videos(tiny, tmp_path):
+    # The tiny model makes 5-frame videos; I3D needs 9. The file is still checked.
+    torch.manual_seed(0)
+    weights = tmp_path / "i3d.pt"
+    torch.save(InceptionI3d().state_dict(), weights)
+    result = run(tiny, tmp_path / "eval", i3d_weights=weights, max_videos=1)
+    assert "at least 9 frames" in result["fvd_skipped_reason"]
+    (tmp_path / "bad.pt").write_bytes(b"not weights")
+    with pytest.raises(KeyvidError, match=r"bad\.pt"):
+        run(tiny, tmp_path / "eval2", i3d_weights=tmp_path / "bad.pt", max_videos=1)
+
+
+def test_a_classifier_of_other_classes_is_refused(tiny, tmp_path):
+    motions = write_motion_dataset(tmp_path / "motions", train=1, test=1)
+    other = train_classifier(
+        classifier_config(motions, "optim.steps=1"), tmp_path / "clf", progress=False
+    )
+    with pytest.raises(KeyvidError, match="trained for the classes"):
+        run(tiny, tmp_path / "eval", classifier=other)
+
+
+def test_a_missing_split_is_an_error(tiny, tmp_path):
+    with pytest.raises(KeyvidError, match="no 'val' split"):
+        run(tiny, tmp_path / "eval", split="val")
+
+
+def test_cli_prints_the_report_and_refuses_incomplete_arguments(tiny, tmp_path, capsys):
+    models, no_action, classifier = tiny
+    base = ["evaluate", "--checkpoint", str(models.pipeline), "--data", str(models.data)]
+    args = [*base, "--out", str(tmp_path / "e"), "--max-videos", "1"]
+    assert main([*args, "--classifier", str(classifier), "--no-action", str(no_action)]) == 0
+    out = capsys.readouterr().out
+    assert "Table 2" in out and "metrics.json" in out
+    assert main(base) == 2
+    assert "needs --out" in capsys.readouterr().err
+    assert main([*args, "--stage1-ablation", "nolabel"]) == 2
+    assert "LABEL=CKPT" in capsys.readouterr().err
+
+
+def test_stage1_ablations_get_their_own_rows(tiny, tmp_path):
+    models = tiny[0]
+    result = run(
+        tiny, tmp_path / "eval", max_videos=1, stage1_ablations={"again": str(models.stage1)}
+    )
+    assert set(result["stage1"]) == {"model", "again"}
+    assert np.isclose(
+        result["stage1"]["again"]["keypoint_error"], result["stage1"]["model"]["keypoint_error"]
+    )
+    assert "| again |" in (tmp_path / "eval" / "report.md").read_text()
