@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from keyvid.evaluation.actions import accuracy, classify, clip_positions, evaluation_clip_of
+from keyvid.evaluation.actions import (
+    accuracy,
+    classify,
+    clip_positions,
+    evaluation_clip_of,
+    per_class_accuracy,
+)
 from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig
 
 
@@ -39,3 +45,8 @@ def test_classify_does_not_depend_on_the_batch_size():
 def test_accuracy_counts_the_top_logit():
     logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
     assert accuracy(logits, torch.tensor([0, 1, 1, 1])) == 0.75
+
+
+def test_per_class_accuracy_and_absent_classes():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 0.0]])
+    assert per_class_accuracy(logits, torch.tensor([0, 1, 1]), 3) == [1.0, 0.5, None]

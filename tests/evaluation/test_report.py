@@ -82,7 +82,7 @@ def test_report_plots_and_examples_are_written(tiny, tmp_path):
     run(tiny, tmp_path / "eval")
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "**Partial report**" in report and "`fvd`: no I3D weights" in report
-    for heading in ("Table 1", "Table 2", "keypoint sequences", "Stage 1"):
+    for heading in ("Table 1", "Table 2", "Per action:", "keypoint sequences", "Stage 1"):
         assert heading in report
     for name in ("Ours", "Ours w/o a", "Copy first frame", "Pseudo-label keypoints → T"):
         assert f"| {name} |" in report

@@ -62,3 +62,14 @@ def classify(
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of videos whose highest logit is their label."""
     return float((logits.argmax(1) == labels).float().mean())
+
+
+def per_class_accuracy(
+    logits: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> list[float | None]:
+    """Accuracy among the videos of each class (None for a class with no video)."""
+    hits = logits.argmax(1) == labels
+    return [
+        float(hits[labels == c].float().mean()) if bool((labels == c).any()) else None
+        for c in range(num_classes)
+    ]

@@ -9,7 +9,7 @@ import torch
 
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.actions import accuracy, classify
+from keyvid.evaluation.actions import accuracy, classify, per_class_accuracy
 from keyvid.evaluation.frechet import frechet_distance_between
 from keyvid.evaluation.generation import ROWS, SAMPLED_ROWS, RowStats, collect_rows
 from keyvid.evaluation.keypoints import keypoint_regression_error
@@ -200,7 +200,9 @@ def _row_metrics(row: str, stats: dict[str, RowStats], num_videos: int, skipped:
     out: dict[str, float | int] = {"videos": s.videos}
     logits = s.cat("logits")
     if logits is not None:
-        out["action_accuracy"] = accuracy(logits, torch.tensor(s.labels))
+        labels = torch.tensor(s.labels)
+        out["action_accuracy"] = accuracy(logits, labels)
+        out["action_accuracy_per_class"] = per_class_accuracy(logits, labels, logits.shape[1])
     for key, name, label in (("features", "fd_indomain", "in-domain FD"), ("i3d", "fvd", "FVD")):
         feats = s.cat(key)
         if feats is None or row == "real":

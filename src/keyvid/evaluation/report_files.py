@@ -30,7 +30,7 @@ STORYBOARD_EVERY = 8  # frames between storyboard columns
 def write_report(result: dict, examples: list[dict], out_dir: Path, *, actions: list[str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_text(out_dir / "metrics.json", json.dumps(result, indent=2) + "\n")
-    _write_text(out_dir / "report.md", markdown_report(result))
+    _write_text(out_dir / "report.md", markdown_report(result, actions))
     rows = result["rows"]
     for metric, title, fmt in (
         ("action_accuracy", "action accuracy (in-domain classifier)", "{:.2f}"),
@@ -45,7 +45,7 @@ def write_report(result: dict, examples: list[dict], out_dir: Path, *, actions: 
         write_image(out_dir / "examples.png", example_storyboard(examples, actions))
 
 
-def markdown_report(result: dict) -> str:
+def markdown_report(result: dict, actions: list[str]) -> str:
     rows = result["rows"]
     lines = [
         "# keyvid evaluation",
@@ -73,6 +73,7 @@ def markdown_report(result: dict) -> str:
         rows,
         [("Accuracy", "action_accuracy", "{:.1%}")],
     )
+    lines += _per_class_table(rows, actions)
     lines += _table(
         "Generated keypoint sequences vs the pseudo-labels of the real video "
         "(keypoint units, [-1, 1] coordinates)",
@@ -101,6 +102,27 @@ def _table(title: str, rows: dict, columns: list[tuple[str, str, str]], *, skip_
             continue
         cells = [fmt.format(metrics[key]) if key in metrics else "—" for _, key, fmt in present]
         lines.append(f"| {ROW_NAMES[row]} | {metrics['videos']} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _per_class_table(rows: dict, actions: list[str]) -> list[str]:
+    """Accuracy per action: which actions a row's videos show recognisably."""
+    present = {
+        r: m["action_accuracy_per_class"]
+        for r, m in rows.items()
+        if "action_accuracy_per_class" in m
+    }
+    if not present:
+        return []
+    lines = [
+        "Per action:",
+        "",
+        "| Action | " + " | ".join(ROW_NAMES[r] for r in present) + " |",
+        "|---|" + "---:|" * len(present),
+    ]
+    for c, action in enumerate(actions):
+        cells = [f"{v[c]:.0%}" if v[c] is not None else "—" for v in present.values()]
+        lines.append(f"| {action} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
