@@ -49,3 +49,12 @@ def test_synth_generates_a_different_motion_for_each_action():
     # ... and each pair of actions moves differently.
     gaps = [float(abs(runs[a] - runs[b]).mean()) for a, b in itertools.combinations(range(9), 2)]
     assert min(gaps) > 0.005, min(gaps)  # measured 0.012 (the one before it, on N(0, I): 0.003)
+
+
+def test_synth_no_action_is_the_same_stage1_without_the_action():
+    pipe, ablation = Pipeline.from_pretrained("synth"), Pipeline.from_pretrained("synth-no-action")
+    assert pipe.uses_action and not ablation.uses_action
+    ours, theirs = pipe.stage1.state_dict(), ablation.stage1.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    result = ablation(demo_actors(1)[0], frames=4, samples=2, seed=0)
+    assert result.frames.shape == (2, 5, 64, 64, 3) and result.action is None
