@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from itertools import islice
 from pathlib import Path
 from typing import Literal
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from keyvid.errors import KeyvidError
 from keyvid.evaluation.frechet import frechet_distance_between
+from keyvid.io.weights import check_state_dict, first_line, read_state_dict_file, require_file
 from keyvid.models.i3d import KINETICS_SIDE, MIN_FRAMES, I3DConfig, InceptionI3d
 
 FVD_MIN_FRAMES = MIN_FRAMES  # I3D's temporal pooling needs ⌈T/8⌉ ≥ 2
@@ -107,11 +108,6 @@ class I3DFeatures(nn.Module):
         return out
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
 def _is_torchscript(path: Path) -> bool:
     """TorchScript archives are zip files with ``constants.pkl`` (and ``code/``), which
     ``torch.save`` files lack; this is the test ``torch.load`` itself uses."""
@@ -133,7 +129,7 @@ def _load_torchscript(path: Path) -> I3DFeatures:
     except Exception as exc:  # the TorchScript loader raises RuntimeError and others
         raise KeyvidError(
             f"I3D weights {path} look like a TorchScript archive but do not load "
-            f"({_first_line(exc)}); {I3D_HINT}"
+            f"({first_line(exc)}); {I3D_HINT}"
         ) from exc
     try:
         arguments = {a.name for a in module.forward.schema.arguments}
@@ -148,57 +144,28 @@ def _load_torchscript(path: Path) -> I3DFeatures:
     return I3DFeatures(module, kind="torchscript", path=path)
 
 
-def _read_state_dict(path: Path) -> Mapping[str, object]:
-    try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # pickle, zip and weights_only errors come as many types
-        raise KeyvidError(
-            f"I3D weights {path} are neither a TorchScript archive nor a torch.save state dict "
-            f"({_first_line(exc)}); {I3D_HINT}"
-        ) from exc
-    # Accept the common wrapper {"state_dict": {...}} as well as a bare state dict.
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise KeyvidError(
-            f"I3D weights {path} hold a {type(obj).__name__}, not a state dict; {I3D_HINT}"
-        )
-    keys = [k for k in obj if isinstance(k, str)]
-    if keys and all(k.startswith("module.") for k in keys):  # saved from nn.DataParallel
-        obj = {k.removeprefix("module."): v for k, v in obj.items()}
-    return obj
-
-
 def _load_state_dict(path: Path) -> I3DFeatures:
-    state = _read_state_dict(path)
+    what = "I3D weights"
+    state = read_state_dict_file(
+        path,
+        what=what,
+        hint=I3D_HINT,
+        unreadable="are neither a TorchScript archive nor a torch.save state dict",
+    )
     model = InceptionI3d(I3DConfig())
     expected, optional = _expected_shapes(model)
-    for key, shape in expected.items():
-        if key not in state:
-            raise KeyvidError(
-                f"I3D weights {path}: missing key {key} ({len(state)} keys found); {I3D_HINT}"
-            )
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            raise KeyvidError(
-                f"I3D weights {path}: {key} is a {type(value).__name__}, not a tensor; {I3D_HINT}"
-            )
-        if tuple(value.shape) != shape:
-            raise KeyvidError(
-                f"I3D weights {path}: {key} has shape {tuple(value.shape)}, expected {shape} "
-                f"(the Kinetics-400 RGB model); {I3D_HINT}"
-            )
-    unexpected = sorted(str(k) for k in state if k not in expected and k not in optional)
-    if unexpected:
-        raise KeyvidError(
-            f"I3D weights {path}: unexpected key {unexpected[0]} ({len(unexpected)} in all); "
-            f"{I3D_HINT}"
-        )
+    tensors = check_state_dict(
+        state,
+        expected,
+        path=path,
+        what=what,
+        hint=I3D_HINT,
+        model="the Kinetics-400 RGB InceptionI3d",
+        optional=optional,
+    )
     with torch.no_grad():
         own = model.state_dict()  # tensors sharing storage with the model's
-        for key in expected:
-            value = state[key]
-            assert isinstance(value, torch.Tensor)
+        for key, value in tensors.items():
             own[key].copy_(value.to(own[key].dtype))
     return I3DFeatures(model, kind="state_dict", path=path)
 
@@ -215,9 +182,7 @@ def load_i3d(path: str | Path) -> I3DFeatures:
     Returns the model on the CPU, frozen and in eval mode.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise KeyvidError(f"I3D weights {path} {what}; {I3D_HINT}")
+    require_file(path, what="I3D weights", hint=I3D_HINT)
     if _is_torchscript(path):
         return _load_torchscript(path)
     return _load_state_dict(path)

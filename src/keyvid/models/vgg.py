@@ -17,6 +17,12 @@ import torch
 from torch import nn
 
 from keyvid.errors import KeyvidError
+from keyvid.io.weights import (
+    check_state_dict,
+    first_line,
+    read_state_dict_file,
+    require_file,
+)
 
 # torchvision's "E" configuration: channels of each 3×3 conv, "M" for a 2×2 max-pool.
 _CFG: tuple[int | str, ...] = (
@@ -170,46 +176,29 @@ class VGG19Features(nn.Module):
 
 
 def _read_state_dict(path: Path) -> Mapping[str, object]:
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise KeyvidError(f"VGG-19 weights {path} {what}; {WEIGHTS_HINT}")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+    if path.suffix != ".safetensors":
+        return read_state_dict_file(path, what="VGG-19 weights", hint=WEIGHTS_HINT)
+    require_file(path, what="VGG-19 weights", hint=WEIGHTS_HINT)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-        try:
-            return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise KeyvidError(
-                f"VGG-19 weights {path} is not a readable .safetensors file ({first}); "
-                f"{WEIGHTS_HINT}"
-            ) from exc
     try:
-        obj = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # pickle, zip and weights_only errors come as many types
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
         raise KeyvidError(
-            f"VGG-19 weights {path} is not a PyTorch state dict file ({first[:200]}); "
+            f"VGG-19 weights {path} is not a readable .safetensors file ({first_line(exc)}); "
             f"{WEIGHTS_HINT}"
         ) from exc
-    # Accept the common wrapper {"state_dict": {...}} as well as a bare state dict.
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj = obj["state_dict"]
-    if not isinstance(obj, Mapping):
-        raise KeyvidError(
-            f"VGG-19 weights {path} holds a {type(obj).__name__}, not a state dict; {WEIGHTS_HINT}"
-        )
-    return obj
 
 
 def load_vgg19_weights(model: VGG19Features, path: str | Path) -> VGG19Features:
     """Load a torchvision VGG-19 checkpoint (``.pth``) or ``.safetensors`` file into ``model``.
 
     Keeps ``features.*`` and ignores ``classifier.*``; a state dict of ``vgg19().features``
-    alone (keys ``0.weight``, ...) is accepted too. Raises :class:`KeyvidError` naming the file
-    and the first problem on a missing file, an unreadable file, a missing or unexpected key,
-    or a wrong shape. Returns ``model``, frozen and in eval mode.
+    alone (keys ``0.weight``, ...) is accepted too, and a ``.pth`` may wrap the state dict as
+    ``{"state_dict": ...}`` or prefix its keys with ``module.``. Raises :class:`KeyvidError`
+    naming the file and the first problem on a missing file, an unreadable file, a missing
+    or unexpected key, or a wrong shape. Returns ``model``, frozen and in eval mode.
     """
     path = Path(path).expanduser()
     raw = _read_state_dict(path)
@@ -217,34 +206,17 @@ def load_vgg19_weights(model: VGG19Features, path: str | Path) -> VGG19Features:
     if not any(k.startswith("features.") for k in keys) and any(k[:1].isdigit() for k in keys):
         raw = {f"features.{k}": v for k, v in raw.items()}  # a saved ``vgg19().features``
     state = {k: v for k, v in raw.items() if isinstance(k, str) and k.startswith("features.")}
-    for key, shape in EXPECTED_SHAPES.items():
-        if key not in state:
-            raise KeyvidError(
-                f"VGG-19 weights {path}: missing key {key} (found {len(state)} features.* keys); "
-                f"expected torchvision's vgg19 (not vgg16 or vgg19_bn) state dict; {WEIGHTS_HINT}"
-            )
-        value = state[key]
-        if not isinstance(value, torch.Tensor):
-            raise KeyvidError(
-                f"VGG-19 weights {path}: {key} is a {type(value).__name__}, not a tensor; "
-                f"{WEIGHTS_HINT}"
-            )
-        if tuple(value.shape) != shape:
-            raise KeyvidError(
-                f"VGG-19 weights {path}: {key} has shape {tuple(value.shape)}, expected {shape}; "
-                f"{WEIGHTS_HINT}"
-            )
-    unexpected = sorted(set(state) - set(EXPECTED_SHAPES))
-    if unexpected:
-        raise KeyvidError(
-            f"VGG-19 weights {path}: unexpected key {unexpected[0]} ({len(unexpected)} in all); "
-            f"expected torchvision's vgg19 (not vgg19_bn) state dict; {WEIGHTS_HINT}"
-        )
+    tensors = check_state_dict(
+        state,
+        EXPECTED_SHAPES,
+        path=path,
+        what="VGG-19 weights",
+        hint=WEIGHTS_HINT,
+        model="torchvision's vgg19 (not vgg16 or vgg19_bn)",
+    )
     with torch.no_grad():
         params = dict(model.named_parameters())
-        for key in EXPECTED_SHAPES:
-            value = state[key]
-            assert isinstance(value, torch.Tensor)
+        for key, value in tensors.items():
             params[key].copy_(value.to(params[key].dtype))
     model.requires_grad_(False)
     model.eval()
