@@ -112,3 +112,13 @@ def test_cli_trains_and_names_the_checkpoint(motions, tmp_path, capsys):
     assert main([*args, "optim.steps=2"]) == 0
     assert "checkpoint:" in capsys.readouterr().out
     assert (run / "checkpoints" / "step_00000002" / "model.safetensors").is_file()
+
+
+def test_export_keeps_the_classifier_alone(motions, tmp_path, capsys):
+    ckpt = train_classifier(config(motions, "optim.steps=1"), tmp_path / "run", progress=False)
+    out = tmp_path / "exported"
+    assert main(["export", str(ckpt), str(out)]) == 0
+    assert "exported action_classifier" in capsys.readouterr().out
+    classifier, loaded = load_classifier(out)
+    assert loaded.kind == "classifier" and not (out / "training_state.pt").exists()
+    assert classifier.config.actions == MOTIONS

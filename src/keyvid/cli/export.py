@@ -7,7 +7,8 @@ from pathlib import Path
 
 from keyvid.errors import KeyvidError
 
-INFERENCE_NETWORKS = ("detector", "translator")
+# What inference needs of each kind of checkpoint (no optimiser state, no discriminator).
+INFERENCE_NETWORKS = {"stage1": ("detector", "translator"), "classifier": ("action_classifier",)}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -24,8 +25,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     export.add_argument("out", type=Path, help="folder to write (must not exist)")
     export.add_argument(
         "--networks",
-        default=",".join(INFERENCE_NETWORKS),
-        help="stage-1 checkpoints: comma-separated networks to keep (default: %(default)s)",
+        help="comma-separated networks to keep (default: detector,translator for stage 1, "
+        "action_classifier for a classifier)",
     )
     export.add_argument(
         "--stage1",
@@ -48,7 +49,15 @@ def run_export(args: argparse.Namespace) -> None:
     else:
         if args.stage1 is not None:
             raise KeyvidError("--stage1 applies to stage-2 checkpoints only")
-        networks = tuple(n for n in args.networks.split(",") if n)
+        kind = read_meta(source).get("kind")
+        if args.networks is not None:
+            networks = tuple(n for n in args.networks.split(",") if n)
+        elif kind in INFERENCE_NETWORKS:
+            networks = INFERENCE_NETWORKS[kind]
+        else:
+            raise KeyvidError(
+                f"{source} is a {kind!r} checkpoint; name the networks with --networks"
+            )
         dest = export_checkpoint(source, args.out, networks=networks)
         what = ", ".join(networks)
     print(f"exported {what} at step {read_meta(dest)['step']} to {dest}")
