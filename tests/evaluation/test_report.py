@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from keyvid.cli import main
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.report import evaluate_model
+from keyvid.evaluation.report import evaluate_model, shipped_companion
 from keyvid.io import read_video
 from keyvid.models.i3d import InceptionI3d
 from keyvid.training.classifier import train_classifier
@@ -84,7 +85,7 @@ def test_report_plots_and_examples_are_written(tiny, tmp_path):
     assert "**Partial report**" in report and "`fvd`: no I3D weights" in report
     for heading in ("Table 1", "Table 2", "Per action:", "keypoint sequences", "Stage 1"):
         assert heading in report
-    for name in ("Ours", "Ours w/o a", "Copy first frame", "Pseudo-label keypoints → T"):
+    for name in ("Ours", "Ours w/o a", "Copy first frame", "Pseudo-label keypoints -> T"):
         assert f"| {name} |" in report
     for png in ("action_accuracy.png", "fd_indomain.png", "examples.png"):
         assert (tmp_path / "eval" / png).stat().st_size > 0
@@ -101,14 +102,32 @@ def test_the_same_seed_gives_the_same_figures(tiny, tmp_path):
             r.pop(timing)
     assert a == b
     assert a["rows"]["generated"] != c["rows"]["generated"]
+    # One sample per video: nothing to compare samples with.
+    assert (
+        "keypoint_diversity" not in a["rows"]["generated"]
+        and "keypoint_l1" in a["rows"]["generated"]
+    )
 
 
 def test_missing_companions_are_reported_as_skipped(tiny, tmp_path):
-    result = run(tiny, tmp_path / "eval", classifier=None, no_action=None, max_videos=2)
+    # A dataset named "tiny": no classifier ships for it.
+    data = tmp_path / "tiny"
+    shutil.copytree(tiny[0].data, data)
+    meta = json.loads((data / "dataset.json").read_text())
+    (data / "dataset.json").write_text(json.dumps({**meta, "name": "tiny"}))
+    models = tiny[0]
+    result = evaluate_model(models.pipeline, data, tmp_path / "eval", max_videos=2, progress=False)
     assert {"action_accuracy", "fd_indomain", "generated_no_action"} <= set(result["skipped"])
     assert "generated_no_action" not in result["rows"]
     assert "action_accuracy_real" not in result
     assert "train one (keyvid train classifier" in result["skipped"]["action_accuracy"]
+
+
+def test_shipped_companions_are_found_by_name():
+    assert shipped_companion("synth", "classifier") == "synth-classifier"
+    assert shipped_companion("synth", "no-action") == "synth-no-action"
+    assert shipped_companion("tiny", "classifier") is None
+    assert shipped_companion("runs/synth", "no-action") is None  # a path, not a shipped name
 
 
 def test_fvd_with_i3d_weights_is_skipped_for_short_videos(tiny, tmp_path):

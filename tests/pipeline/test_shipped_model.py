@@ -64,7 +64,7 @@ def test_synth_classifier_recognises_unseen_real_videos(tmp_path):
     from keyvid.evaluation.actions import accuracy, classify, evaluation_clip_of
     from keyvid.pipeline.loading import load_classifier
 
-    classifier, ckpt = load_classifier("synth-classifier")
+    classifier, _ = load_classifier("synth-classifier")
     root = prepare_synthetic(tmp_path / "s", train=9, test=27, frames=40, seed=12, progress=False)
     test = PreparedDataset(root, "test")
     assert classifier.config.actions == tuple(test.actions)

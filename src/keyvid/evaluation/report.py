@@ -152,7 +152,7 @@ def evaluate_model(
     )
     seconds_videos = time.time() - t_gen
     num_videos = stats["real"].videos
-    rows = {row: _row_metrics(row, stats, num_videos, skipped) for row in stats}
+    rows = {row: _row_metrics(row, stats, num_videos, samples_per_video, skipped) for row in stats}
     warnings += _sample_size_warnings(stats)
     stage1 = _stage1_metrics(
         pipe, checkpoint, data, test, stage1_ablations or {}, max_train_frames, skipped
@@ -194,7 +194,9 @@ def _check_classes(
         )
 
 
-def _row_metrics(row: str, stats: dict[str, RowStats], num_videos: int, skipped: dict) -> dict:
+def _row_metrics(
+    row: str, stats: dict[str, RowStats], num_videos: int, samples: int, skipped: dict
+) -> dict:
     """Accuracy, in-domain FD and FVD against the real row, keypoint metrics of a row."""
     s, real = stats[row], stats["real"]
     out: dict[str, float | int] = {"videos": s.videos}
@@ -213,8 +215,11 @@ def _row_metrics(row: str, stats: dict[str, RowStats], num_videos: int, skipped:
             continue
         out[name] = frechet_distance_between(reference, feats)
     if row in SAMPLED_ROWS:
+        # Best-of-N and diversity compare samples: they mean nothing with one.
+        between_samples = ("l1_best", "diversity") if samples < 2 else ()
         for k, v in s.keypoint_sums.items():
-            out[f"keypoint_{k}"] = v / num_videos
+            if k not in between_samples:
+                out[f"keypoint_{k}"] = v / num_videos
     return out
 
 

@@ -21,7 +21,7 @@ ROW_NAMES = {
     "generated": "Ours",
     "generated_no_action": "Ours w/o a",
     "copy_first_frame": "Copy first frame",
-    "pseudo_label_keypoints": "Pseudo-label keypoints → T",
+    "pseudo_label_keypoints": "Pseudo-label keypoints -> T",
 }
 EXAMPLE_SCALE = 2  # 64² frames are small to look at
 STORYBOARD_EVERY = 8  # frames between storyboard columns
