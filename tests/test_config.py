@@ -105,7 +105,11 @@ def test_file_errors(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
+    from keyvid.training.config import ClassifierConfig
+
     paths = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
-    assert any(p.stem.endswith("_stage2") for p in paths)
+    kinds = {"_stage2": Stage2Config, "_classifier": ClassifierConfig}
+    assert all(any(p.stem.endswith(suffix) for p in paths) for suffix in kinds)
     for path in paths:
-        load_config(Stage2Config if path.stem.endswith("_stage2") else Stage1Config, path)
+        suffix = next((s for s in kinds if path.stem.endswith(s)), None)
+        load_config(kinds.get(suffix, Stage1Config), path)

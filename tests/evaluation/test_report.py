@@ -179,3 +179,13 @@ def test_stage1_ablations_get_their_own_rows(tiny, tmp_path):
         result["stage1"]["again"]["keypoint_error"], result["stage1"]["model"]["keypoint_error"]
     )
     assert "| again |" in (tmp_path / "eval" / "report.md").read_text()
+
+
+def test_too_few_videos_for_a_covariance_are_skipped_not_faked(tiny, tmp_path):
+    result = run(tiny, tmp_path / "eval", max_videos=1, samples_per_video=1)
+    assert "fd_indomain" not in result["rows"]["generated"]
+    assert "at least 2 videos" in result["skipped"]["fd_indomain:generated"]
+    assert "action_accuracy" in result["rows"]["generated"]  # what can be computed is
+    assert result["complete"] is False
+    with pytest.raises(KeyvidError, match="samples per video"):
+        run(tiny, tmp_path / "eval", samples_per_video=0)
