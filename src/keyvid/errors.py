@@ -7,3 +7,19 @@ class KeyvidError(Exception):
     The CLI prints ``error: <message>`` on one line and exits with status 2;
     ``--debug`` shows the traceback as well.
     """
+
+
+class TrainingStopped(KeyboardInterrupt):
+    """Training stopped on SIGINT or SIGTERM after finishing its step and saving a checkpoint.
+
+    A ``KeyboardInterrupt`` so that code which already stops on Ctrl-C stops on it too;
+    the CLI exits with 128 + the signal number, as a shell reports a killed process.
+    """
+
+    def __init__(self, signum: int, checkpoint: object) -> None:
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.checkpoint = checkpoint
+        super().__init__(f"stopped by {self.signal_name}; checkpoint {checkpoint}")

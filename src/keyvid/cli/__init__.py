@@ -19,7 +19,7 @@ from keyvid.cli import export as export_cli
 from keyvid.cli import extract as extract_cli
 from keyvid.cli import predict as predict_cli
 from keyvid.cli import train as train_cli
-from keyvid.errors import KeyvidError
+from keyvid.errors import KeyvidError, TrainingStopped
 
 COMMAND_GROUPS = (
     demo_cli,
@@ -64,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingStopped as e:
+        print(
+            f"stopped by {e.signal_name}: checkpoint saved at {e.checkpoint}; "
+            "continue with --resume RUN_DIR",
+            file=sys.stderr,
+        )
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,12 +1,17 @@
-"""The loop both trainers run: steps, windowed logging, periodic jobs, checkpoints.
+"""The loop every trainer runs: steps, windowed logging, periodic jobs, checkpoints.
 
 A stage supplies a step function (one batch -> the scalars it wants logged) and its
 periodic jobs (evaluation, sample grids); the loop owns the progress bar, the
-metrics file, the checkpoint cadence, and saving a checkpoint on Ctrl-C.
+metrics file, the checkpoint cadence, and stopping cleanly: SIGINT (Ctrl-C) or SIGTERM
+(a scheduler's or ``kill``'s polite stop) lets the current step finish, saves a
+checkpoint and raises ``TrainingStopped``; a second signal stops at once (still
+saving what the state holds).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from keyvid.errors import TrainingStopped
 from keyvid.training.config import LogConfig
 from keyvid.training.run import RunLogger, logger
 from keyvid.training.state import TrainState
@@ -29,6 +35,40 @@ class Periodic:
 
     def due(self, step: int, end: int) -> bool:
         return self.every > 0 and (step % self.every == 0 or step == end)
+
+
+class StopRequest:
+    """Turns SIGINT and SIGTERM into a request the loop honours between steps.
+
+    Handlers are installed only in the main thread (Python allows no other) and the
+    previous ones are restored on exit. A second signal raises ``KeyboardInterrupt``
+    at once, for a step that hangs.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        logger.warning(
+            "%s: stopping after this step (send it again to stop at once)",
+            signal.Signals(signum).name,
+        )
 
 
 def run_loop(
@@ -64,27 +104,35 @@ def run_loop(
     window: dict[str, list[float]] = {}  # per-step scalars since the last log line
     last = None
     try:
-        for batch in batches:
-            if state.step >= end:
-                break
-            for k, v in step_fn(batch).items():
-                window.setdefault(k, []).append(v)
-            step = state.step
-            if step % cadence.log_every == 0 or step == end:
-                # Averaged over the window: one batch's value is too noisy to read.
-                means = {k: sum(v) / len(v) for k, v in window.items()}
-                window_steps = len(next(iter(window.values())))
-                elapsed = max(time.time() - t_since, 1e-9)
-                means[rate_name] = window_steps * items_per_step / elapsed
-                window, t_since = {}, time.time()
-                log.scalars(step, means, elapsed=time.time() - t0)
-                bar.set_postfix(postfix(means), refresh=False)
-            for periodic in jobs:
-                if periodic.due(step, end) and (scalars := periodic.job(step)):
-                    log.scalars(step, scalars, elapsed=time.time() - t0)
-            if step % cadence.checkpoint_every == 0 or step == end:
-                last = checkpoint()
-            bar.update(1)
+        with StopRequest() as stop:
+            for batch in batches:
+                if state.step >= end:
+                    break
+                for k, v in step_fn(batch).items():
+                    window.setdefault(k, []).append(v)
+                step = state.step
+                if step % cadence.log_every == 0 or step == end:
+                    # Averaged over the window: one batch's value is too noisy to read.
+                    means = {k: sum(v) / len(v) for k, v in window.items()}
+                    window_steps = len(next(iter(window.values())))
+                    elapsed = max(time.time() - t_since, 1e-9)
+                    means[rate_name] = window_steps * items_per_step / elapsed
+                    window, t_since = {}, time.time()
+                    log.scalars(step, means, elapsed=time.time() - t0)
+                    bar.set_postfix(postfix(means), refresh=False)
+                for periodic in jobs:
+                    if periodic.due(step, end) and (scalars := periodic.job(step)):
+                        log.scalars(step, scalars, elapsed=time.time() - t0)
+                if step % cadence.checkpoint_every == 0 or step == end:
+                    last = checkpoint()
+                bar.update(1)
+                if stop.signum is not None:
+                    if last is None or int(last.name.split("_")[1]) != state.step:
+                        last = checkpoint()
+                    logger.warning("saved a checkpoint at step %d: %s", state.step, last)
+                    raise TrainingStopped(stop.signum, last)
+    except TrainingStopped:
+        raise
     except KeyboardInterrupt:
         logger.warning("interrupted: saving a checkpoint at step %d", state.step)
         checkpoint()
