@@ -1,5 +1,6 @@
-"""The training loop stops cleanly on SIGTERM / SIGINT: the step finishes, a checkpoint
-is saved, and a real training process killed that way resumes from it."""
+"""The training loop stops cleanly on SIGTERM / SIGINT (the step finishes, a checkpoint is
+saved, and a real training process killed that way resumes from it) and survives NaN/Inf
+(the update is skipped; a run that keeps producing them stops with its last good weights)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from keyvid.errors import TrainingStopped
+from keyvid.errors import KeyvidError, TrainingStopped
 from keyvid.pipeline.loading import load_classifier
 from keyvid.training.config import LogConfig
-from keyvid.training.loop import run_loop
+from keyvid.training.loop import NONFINITE, run_loop
 from keyvid.training.run import RunLogger
+from keyvid.training.state import step_if_finite
 from tests.training.test_classifier import TINY, write_motion_dataset
 
 
@@ -105,3 +107,68 @@ def test_sigterm_to_a_training_process_leaves_a_checkpoint_to_resume(tmp_path):
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert f"step_{ckpt.step + 2:08d}" in resumed.stdout
+
+
+def test_a_nan_loss_skips_the_update_and_keeps_the_weights():
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 1)
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in net.parameters()]
+    loss = net(torch.tensor([[float("nan"), 1.0, 2.0]])).sum()
+    loss.backward()
+    assert not step_if_finite(opt, loss)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
+    assert all(p.grad is None for p in net.parameters()) and not opt.state  # moments untouched
+    loss = net(torch.ones(1, 3)).sum()
+    loss.backward()
+    assert step_if_finite(opt, loss)
+    assert not torch.equal(before[0], net.weight)
+
+
+def test_a_run_that_keeps_producing_nans_stops_with_a_good_checkpoint(tmp_path):
+    state, saved = CountingState(), []
+
+    def step_fn(batch: dict) -> dict[str, float]:
+        state.step += 1
+        return {"loss": float("nan"), NONFINITE: float(state.step > 5)}
+
+    def checkpoint() -> Path:
+        saved.append(state.step)
+        return tmp_path / f"step_{state.step:08d}"
+
+    with pytest.raises(KeyvidError, match="NaN/Inf for 4 steps in a row"):
+        run_loop(
+            iter([{}] * 100),
+            state,
+            step_fn,
+            steps=100,
+            log=RunLogger(tmp_path, tensorboard=False),
+            cadence=LogConfig(log_every=1, checkpoint_every=50, tensorboard=False),
+            items_per_step=1,
+            rate_name="items_per_s",
+            checkpoint=checkpoint,
+            desc="test",
+            progress=False,
+            nonfinite_patience=4,
+        )
+    assert saved == [9]  # steps 6-9 were skipped: their weights are step 5's
+
+
+def test_a_classifier_batch_with_nan_pixels_is_skipped(tmp_path):
+    from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig
+    from keyvid.training.classifier import ClassifierState, train_step
+    from keyvid.training.config import ClassifierConfig
+
+    torch.manual_seed(0)
+    net = ActionClassifier(ActionClassifierConfig(num_actions=3, frames=4, channels=4, features=8))
+    state = ClassifierState(net, torch.optim.Adam(net.parameters()))
+    frames = torch.rand(2, 4, 3, 16, 16)
+    frames[0, 0, 0, 0, 0] = float("nan")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    logged = train_step(
+        state, {"frames": frames, "action": torch.tensor([0, 1])}, ClassifierConfig()
+    )
+    assert logged[NONFINITE] == 1.0 and state.step == 1
+    after = net.state_dict()
+    weights = [k for k in before if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(before[k], after[k]) for k in weights)

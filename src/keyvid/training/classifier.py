@@ -22,7 +22,7 @@ from keyvid.errors import KeyvidError
 from keyvid.evaluation.actions import accuracy, classify, evaluation_clip_of
 from keyvid.models.classifier import ActionClassifier
 from keyvid.training.config import ClassifierConfig
-from keyvid.training.loop import Periodic, run_loop
+from keyvid.training.loop import NONFINITE, Periodic, run_loop
 from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.state import (
@@ -30,6 +30,7 @@ from keyvid.training.state import (
     resumable_checkpoint,
     save_state,
     set_learning_rate,
+    step_if_finite,
 )
 
 KIND = "classifier"
@@ -69,10 +70,15 @@ def train_step(state: ClassifierState, batch: dict, config: ClassifierConfig) ->
     loss = F.cross_entropy(logits, batch["action"])
     state.opt_g.zero_grad(set_to_none=True)
     loss.backward()
-    state.opt_g.step()
+    skipped = not step_if_finite(state.opt_g, loss)
     state.step += 1
     hits = (logits.detach().argmax(1) == batch["action"]).float().mean()
-    return {"loss/cross_entropy": float(loss.detach()), "train/accuracy": float(hits), "lr": lr}
+    return {
+        "loss/cross_entropy": float(loss.detach()),
+        "train/accuracy": float(hits),
+        "lr": lr,
+        NONFINITE: float(skipped),
+    }
 
 
 def train_classifier(

@@ -19,10 +19,17 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from keyvid.errors import TrainingStopped
+from keyvid.errors import KeyvidError, TrainingStopped
 from keyvid.training.config import LogConfig
 from keyvid.training.run import RunLogger, logger
 from keyvid.training.state import TrainState
+
+# The scalar a step function returns as 1.0 when it skipped its update because the loss
+# or a gradient was NaN/Inf (``step_if_finite``); logged as the skipped fraction.
+NONFINITE = "train/skipped_nonfinite"
+# Steps in a row with non-finite values after which training stops: one bad batch is
+# skipped and forgotten, a run that keeps producing them has diverged.
+NONFINITE_PATIENCE = 20
 
 
 @dataclass
@@ -87,6 +94,7 @@ def run_loop(
     desc: str,
     progress: bool = True,
     postfix: Callable[[dict[str, float]], dict[str, str]] = lambda means: {},
+    nonfinite_patience: int = NONFINITE_PATIENCE,
 ) -> Path:
     """Step until ``state.step`` reaches ``steps`` (the schedule's end), or until this call
     has made ``max_steps`` steps; returns the last checkpoint folder. ``cadence`` gives
@@ -103,14 +111,26 @@ def run_loop(
     t0 = t_since = time.time()
     window: dict[str, list[float]] = {}  # per-step scalars since the last log line
     last = None
+    nonfinite = 0  # steps in a row whose update was skipped
     try:
         with StopRequest() as stop:
             for batch in batches:
                 if state.step >= end:
                     break
-                for k, v in step_fn(batch).items():
+                scalars = step_fn(batch)
+                for k, v in scalars.items():
                     window.setdefault(k, []).append(v)
                 step = state.step
+                nonfinite = nonfinite + 1 if scalars.get(NONFINITE) else 0
+                if nonfinite >= nonfinite_patience:
+                    # Skipped updates left the weights as they were: a good checkpoint.
+                    last = checkpoint()
+                    raise KeyvidError(
+                        f"the loss or its gradients were NaN/Inf for {nonfinite} steps in a "
+                        f"row (up to step {step}); those updates were skipped and the last good "
+                        f"weights saved at {last}. Lower optim.lr or check the data, then "
+                        "--resume the run"
+                    )
                 if step % cadence.log_every == 0 or step == end:
                     # Averaged over the window: one batch's value is too noisy to read.
                     means = {k: sum(v) / len(v) for k, v in window.items()}

@@ -28,7 +28,7 @@ from keyvid.losses.separation import separation_loss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.config import Stage1Config
-from keyvid.training.loop import Periodic, run_loop
+from keyvid.training.loop import NONFINITE, Periodic, run_loop
 from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.samples import stage1_sample_grid
@@ -38,6 +38,7 @@ from keyvid.training.state import (
     save_png,
     save_state,
     set_learning_rate,
+    step_if_finite,
 )
 
 KIND = "stage1"
@@ -136,7 +137,7 @@ def train_step(
     losses, out = generator_losses(state.model, disc, reconstruction, batch, config)
     state.opt_g.zero_grad(set_to_none=True)
     losses["total"].backward()
-    state.opt_g.step()
+    skipped = not step_if_finite(state.opt_g, losses["total"])
     logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
     if disc is not None:
         disc.requires_grad_(True)
@@ -144,10 +145,11 @@ def train_step(
         d_loss = discriminator_loss(disc(batch["target"]), disc(fake))
         state.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
-        state.opt_d.step()
+        skipped |= not step_if_finite(state.opt_d, d_loss)
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
+    logged[NONFINITE] = float(skipped)
     return logged, out
 
 

@@ -25,7 +25,7 @@ from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
 from keyvid.training.config import Stage2Config
-from keyvid.training.loop import Periodic, run_loop
+from keyvid.training.loop import NONFINITE, Periodic, run_loop
 from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler
 from keyvid.training.samples import stage2_sample_grid
@@ -35,6 +35,7 @@ from keyvid.training.state import (
     save_png,
     save_state,
     set_learning_rate,
+    step_if_finite,
 )
 
 KIND = "stage2"
@@ -127,7 +128,7 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
     losses, fakes = generator_losses(state, sequences, batch["action"], config)
     state.opt_g.zero_grad(set_to_none=True)
     losses["total"].backward()
-    state.opt_g.step()
+    skipped = not step_if_finite(state.opt_g, losses["total"])
     logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
     if disc is not None:
         disc.requires_grad_(True)
@@ -138,10 +139,11 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
         ) / len(fakes)
         state.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
-        state.opt_d.step()
+        skipped |= not step_if_finite(state.opt_d, d_loss)
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
+    logged[NONFINITE] = float(skipped)
     return logged
 
 

@@ -38,6 +38,22 @@ def set_learning_rate(state: TrainState, lr: float) -> None:
             group["lr"] = lr
 
 
+def step_if_finite(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
+    """``optimizer.step()`` unless the loss or a gradient holds NaN/Inf.
+
+    A non-finite update would spoil the weights for good (Adam's moments keep it); the
+    step is skipped instead, its gradients dropped, and False returned so that the
+    trainer can count it (``run_loop`` stops a run that keeps doing it).
+    """
+    grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    checks = [torch.isfinite(loss).all()] + [torch.isfinite(g).all() for g in grads]
+    if bool(torch.stack(checks).all()):  # one device sync for all of them
+        optimizer.step()
+        return True
+    optimizer.zero_grad(set_to_none=True)
+    return False
+
+
 def resumable_checkpoint(run_dir: Path, kind: str, config: dict) -> Checkpoint | None:
     """The run's latest checkpoint, refused if it was built with another model config."""
     latest = latest_checkpoint(run_dir / "checkpoints")
