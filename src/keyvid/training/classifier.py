@@ -26,6 +26,7 @@ from keyvid.training.loop import NONFINITE, Periodic, run_loop
 from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.state import (
+    BufferSnapshot,
     restore_state,
     resumable_checkpoint,
     save_state,
@@ -66,11 +67,14 @@ def resolve_data_facts(config: ClassifierConfig) -> ClassifierConfig:
 def train_step(state: ClassifierState, batch: dict, config: ClassifierConfig) -> dict[str, float]:
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
+    buffers = BufferSnapshot([state.classifier])
     logits = state.classifier(batch["frames"])
     loss = F.cross_entropy(logits, batch["action"])
     state.opt_g.zero_grad(set_to_none=True)
     loss.backward()
     skipped = not step_if_finite(state.opt_g, loss)
+    if skipped:
+        buffers.restore()
     state.step += 1
     hits = (logits.detach().argmax(1) == batch["action"]).float().mean()
     return {

@@ -33,6 +33,7 @@ from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_di
 from keyvid.training.sampler import InfiniteSampler, single_thread_worker
 from keyvid.training.samples import stage1_sample_grid
 from keyvid.training.state import (
+    BufferSnapshot,
     restore_state,
     resumable_checkpoint,
     save_png,
@@ -131,6 +132,7 @@ def train_step(
     """One alternating update: Q and T first, then D_im on the same translation."""
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
+    buffers = BufferSnapshot(state.networks().values())
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)  # its gradients come from its own step only
@@ -149,6 +151,8 @@ def train_step(
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
+    if skipped:
+        buffers.restore()
     logged[NONFINITE] = float(skipped)
     return logged, out
 

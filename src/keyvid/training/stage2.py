@@ -30,6 +30,7 @@ from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_di
 from keyvid.training.sampler import InfiniteSampler
 from keyvid.training.samples import stage2_sample_grid
 from keyvid.training.state import (
+    BufferSnapshot,
     restore_state,
     resumable_checkpoint,
     save_png,
@@ -122,6 +123,7 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
     sequences = augment_keypoint_sequences(batch["keypoints"], config.data.augment, None)
+    buffers = BufferSnapshot(state.networks().values())
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)
@@ -143,6 +145,8 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
+    if skipped:
+        buffers.restore()
     logged[NONFINITE] = float(skipped)
     return logged
 

@@ -8,6 +8,7 @@ bit-identically on CPU (weights, optimiser moments and torch's RNG state).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +37,25 @@ def set_learning_rate(state: TrainState, lr: float) -> None:
     for opt in (state.opt_g, state.opt_d):
         for group in opt.param_groups if opt is not None else []:
             group["lr"] = lr
+
+
+class BufferSnapshot:
+    """Copies of networks' floating-point buffers (batch-norm running statistics), taken
+    before a step: a NaN batch poisons them in the forward pass, which skipping the
+    update does not undo, so a skipped step puts them back."""
+
+    def __init__(self, networks: Iterable[nn.Module]) -> None:
+        self.saved = [
+            (b, b.detach().clone())
+            for net in networks
+            for b in net.buffers()
+            if b.is_floating_point()
+        ]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for buffer, copy in self.saved:
+            buffer.copy_(copy)
 
 
 def step_if_finite(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool:
