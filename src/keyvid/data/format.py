@@ -198,7 +198,7 @@ class PreparedDataset:
             raise KeyvidError(
                 f"{folder / 'index.json'} is missing or unreadable ({e}); prepare the dataset again"
             ) from e
-        n = sum(v.num_frames for v in self.videos)
+        n = _check_index(self.videos, len(self.actions), folder / "index.json")
         h, w = self.size
         self._frames = _memmap(folder / "frames.u8", np.uint8, (n, h, w, 3))
         self._joints = None
@@ -264,6 +264,32 @@ def read_metadata(root: str | Path) -> dict:
             f"{path} is not a keyvid dataset of format version {FORMAT_VERSION}; prepare it again"
         )
     return meta
+
+
+def _check_index(videos: list[VideoRecord], num_actions: int, path: Path) -> int:
+    """Refuse an index whose records are not whole, contiguous, in-range rows; returns the
+    frame count. Rows are the only thing an index addresses (no paths), and a bad one
+    must not read another video's frames or past the end of the file."""
+    expected_offset = 0
+    for i, v in enumerate(videos):
+        fields = (v.action, v.num_frames, v.offset)
+        problem = None
+        if not isinstance(v.id, str) or not all(
+            isinstance(f, int) and not isinstance(f, bool) for f in fields
+        ):
+            problem = "fields of the wrong type"
+        elif not 0 <= v.action < num_actions:
+            problem = f"action {v.action} outside 0..{num_actions - 1}"
+        elif v.num_frames < 1:
+            problem = f"{v.num_frames} frames"
+        elif v.offset != expected_offset:
+            problem = f"offset {v.offset} where the previous videos end at {expected_offset}"
+        if problem is not None:
+            raise KeyvidError(
+                f"{path}: video {i} has {problem}; the index is corrupt, prepare the dataset again"
+            )
+        expected_offset += v.num_frames
+    return expected_offset
 
 
 def _memmap(path: Path, dtype: type, shape: tuple[int, ...]) -> np.ndarray:

@@ -53,7 +53,16 @@ class Checkpoint:
             raise KeyvidError(
                 f"{self.path} holds no training state (a shipped model?); cannot resume from it"
             )
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            # weights_only: tensors and plain containers only; a pickle that would run
+            # code (or anything else) is refused, not executed.
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # unpickling errors come as many types
+            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            raise KeyvidError(
+                f"{path} is not a readable keyvid training state ({first}); resume from "
+                "another checkpoint of the run or start again"
+            ) from e
 
 
 def save_checkpoint(
