@@ -77,12 +77,18 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+# Refused above this: such an image decodes to gigabytes (and is Pillow's "decompression
+# bomb" territory), while every model here reads 64-256 pixels a side.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB.
 
     EXIF orientation is applied (phone photos come out upright), transparency is
     composited over white, greyscale/palette/16-bit images become 8-bit RGB. A
-    multi-frame file (animated GIF/PNG) gives its first frame.
+    multi-frame file (animated GIF/PNG) gives its first frame. Images of more than
+    ``MAX_IMAGE_PIXELS`` pixels are refused.
     """
     path = Path(path)
     if not path.exists():
@@ -91,6 +97,12 @@ def read_image(path: str | Path) -> np.ndarray:
         raise KeyvidError(f"{path}: is a folder, not an image; pass an image file")
     try:
         with Image.open(path) as image:
+            w, h = image.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise KeyvidError(
+                    f"{path}: {w}×{h} is larger than keyvid reads ({MAX_IMAGE_PIXELS // 10**6} "
+                    "megapixels); resize it first (the models work at 64-256 pixels)"
+                )
             image.load()
             image = ImageOps.exif_transpose(image)
             return pil_to_rgb(image)
@@ -98,7 +110,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise KeyvidError(
             f"{path}: not a readable image; pass a PNG, JPEG, BMP, WebP or TIFF file"
         ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         # Pillow reports truncated or damaged data as OSError/SyntaxError at load().
         raise KeyvidError(
             f"{path}: the image is corrupt or truncated ({exc}); re-export it"
