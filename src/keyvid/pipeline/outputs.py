@@ -16,6 +16,8 @@ from keyvid.viz import draw_keypoints_video, upscale, video_grid
 
 def check_output_path(path: Path, suffixes: tuple[str, ...] = WRITE_SUFFIXES) -> None:
     """Refuse, before any work, an output with the wrong suffix or in a missing folder."""
+    if path.is_dir():
+        raise KeyvidError(f"{path} is a folder; give a file name such as {path / 'out.gif'}")
     if path.suffix.lower() not in suffixes:
         raise KeyvidError(
             f"{path}: unsupported output type {path.suffix or '(none)'!r}; "
@@ -24,8 +26,6 @@ def check_output_path(path: Path, suffixes: tuple[str, ...] = WRITE_SUFFIXES) ->
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise KeyvidError(f"{path}: the folder {parent} does not exist; create it first")
-    if path.is_dir():
-        raise KeyvidError(f"{path} is a folder; give a file name such as {path / 'out.gif'}")
 
 
 def sample_paths(out: Path, samples: int) -> list[Path]:
