@@ -1,4 +1,5 @@
-"""Writing what a pipeline call made: videos (one per sample or a grid) and keypoints JSON."""
+"""What a pipeline call made, written out: videos (one per sample or a grid) and keypoints
+JSON (read back by ``load_keypoints_json``)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,42 @@ def save_keypoints_json(result: Generation, path: str | Path) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(doc) + "\n")
     return path
+
+
+# Keypoints a file may hold: a little outside the image is fine (a limb leaving the frame),
+# far outside is a corrupt or foreign file.
+KEYPOINT_LIMIT = 4.0
+
+
+def load_keypoints_json(path: str | Path) -> np.ndarray:
+    """Read what ``save_keypoints_json`` wrote (or an edited copy) as (S, T, K, 2) float32.
+
+    The file must hold ``{"keypoints": [[[[x, y], ...], ...], ...]}``: a rectangular
+    sample × frame × keypoint × 2 array of finite numbers within ±KEYPOINT_LIMIT.
+    Anything else is a KeyvidError naming the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise KeyvidError(f"{path}: no such keypoint file; check the path")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise KeyvidError(f"{path} is not readable JSON ({e})") from None
+    if not isinstance(doc, dict) or "keypoints" not in doc:
+        raise KeyvidError(f'{path} holds no "keypoints" entry; write it with --keypoints-out')
+    try:
+        with np.errstate(over="ignore"):  # a huge number becomes inf: refused just below
+            points = np.array(doc["keypoints"], dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        raise KeyvidError(
+            f"{path}: keypoints must be numbers in a sample × frame × keypoint × 2 array"
+        ) from None
+    if points.ndim != 4 or points.shape[-1] != 2 or 0 in points.shape:
+        raise KeyvidError(
+            f"{path}: keypoints have shape {points.shape}, expected (samples, frames, K, 2)"
+        )
+    if not np.isfinite(points).all() or np.abs(points).max() > KEYPOINT_LIMIT:
+        raise KeyvidError(
+            f"{path}: keypoints must be finite (x, y) in [-1, 1] (at most ±{KEYPOINT_LIMIT})"
+        )
+    return points
