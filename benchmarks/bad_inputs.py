@@ -110,6 +110,7 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
         ),
         ("path", "output folder missing", p(img, "--out", str(tmp / "no" / "x.gif")), False),
         ("path", "unsupported extension", p(img, "--out", str(tmp / "x.txt")), False),
+        ("path", "unwritable folder (/proc)", p(img, "--out", "/proc/x.gif"), False),
         ("path", "output is a folder", p(img, "--out", str(tmp / "folder")), False),
         ("config", "unknown key", ["train", "stage1", "optim.nope=1", "--max-steps", "0"], False),
         (
