@@ -34,6 +34,24 @@ class CountingState:
         return {}
 
 
+def hundred_steps(tmp_path: Path, state, step_fn, checkpoint, **kwargs) -> Path:
+    """``run_loop`` over 100 empty batches, logging every step, checkpointing every 50."""
+    return run_loop(
+        iter([{}] * 100),
+        state,
+        step_fn,
+        steps=100,
+        log=RunLogger(tmp_path, tensorboard=False),
+        cadence=LogConfig(log_every=1, checkpoint_every=50, tensorboard=False),
+        items_per_step=1,
+        rate_name="items_per_s",
+        checkpoint=checkpoint,
+        desc="test",
+        progress=False,
+        **kwargs,
+    )
+
+
 def loop_with_signal(tmp_path: Path, signum: int, at_step: int, saved: list[int]) -> None:
     """Run 100 steps, sending ``signum`` to this process during step ``at_step``; the steps
     checkpointed are appended to ``saved``."""
@@ -49,19 +67,7 @@ def loop_with_signal(tmp_path: Path, signum: int, at_step: int, saved: list[int]
         saved.append(state.step)
         return tmp_path / f"step_{state.step:08d}"
 
-    run_loop(
-        iter([{}] * 100),
-        state,
-        step_fn,
-        steps=100,
-        log=RunLogger(tmp_path, tensorboard=False),
-        cadence=LogConfig(log_every=1, checkpoint_every=50, tensorboard=False),
-        items_per_step=1,
-        rate_name="items_per_s",
-        checkpoint=checkpoint,
-        desc="test",
-        progress=False,
-    )
+    hundred_steps(tmp_path, state, step_fn, checkpoint)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -137,20 +143,7 @@ def test_a_run_that_keeps_producing_nans_stops_with_a_good_checkpoint(tmp_path):
         return tmp_path / f"step_{state.step:08d}"
 
     with pytest.raises(KeyvidError, match="NaN/Inf for 4 steps in a row"):
-        run_loop(
-            iter([{}] * 100),
-            state,
-            step_fn,
-            steps=100,
-            log=RunLogger(tmp_path, tensorboard=False),
-            cadence=LogConfig(log_every=1, checkpoint_every=50, tensorboard=False),
-            items_per_step=1,
-            rate_name="items_per_s",
-            checkpoint=checkpoint,
-            desc="test",
-            progress=False,
-            nonfinite_patience=4,
-        )
+        hundred_steps(tmp_path, state, step_fn, checkpoint, nonfinite_patience=4)
     assert saved == [9]  # steps 6-9 were skipped: their weights are step 5's
 
 
