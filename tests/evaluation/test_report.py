@@ -189,3 +189,14 @@ def test_too_few_videos_for_a_covariance_are_skipped_not_faked(tiny, tmp_path):
     assert result["complete"] is False
     with pytest.raises(KeyvidError, match="samples per video"):
         run(tiny, tmp_path / "eval", samples_per_video=0)
+
+
+def test_a_model_without_the_action_has_no_w_o_a_row_and_is_not_partial_for_it(tiny, tmp_path):
+    models, no_action, classifier = tiny
+    result = evaluate_model(
+        no_action, models.data, tmp_path / "eval", classifier=classifier, max_videos=2,
+        max_train_frames=40, progress=False,
+    )  # fmt: skip
+    assert "generated_no_action" not in result["rows"]
+    assert "generated_no_action" not in result["skipped"]
+    assert any("no action condition" in w for w in result["warnings"])

@@ -94,48 +94,13 @@ def evaluate_model(
     skipped: dict[str, str] = {}
     warnings: list[str] = []  # figures computed but to be read with care
 
+    length = pipe.motion.config.length + 1  # k0 and the future stage 2 was trained on
     no_action = no_action if no_action is not None else shipped_companion(checkpoint, "no-action")
-    no_action_pipe = None
-    if not pipe.uses_action:
-        skipped["generated_no_action"] = "the model itself has no action condition"
-    elif no_action is None:
-        skipped["generated_no_action"] = "no w/o-action model given (--no-action CKPT)"
-    else:
-        no_action_pipe = Pipeline.from_pretrained(no_action)
-        if no_action_pipe.uses_action:
-            raise KeyvidError(f"--no-action {no_action} is conditioned on the action")
-
+    no_action_pipe = _no_action_pipeline(pipe, no_action, skipped, warnings)
     name = test.meta.get("name", "")
     classifier = classifier if classifier is not None else shipped_companion(name, "classifier")
-    classify_fn = None
-    if classifier is None:
-        skipped["action_accuracy"] = skipped["fd_indomain"] = (
-            f"no classifier: train one (keyvid train classifier --data {data}) "
-            "and pass --classifier"
-        )
-    else:
-        net, _ = load_classifier(classifier)
-        _check_classes(f"the classifier {classifier}", tuple(net.config.actions), test)
-
-        def classify_fn(videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            return classify(net, videos)
-
-    length = pipe.motion.config.length + 1  # k0 and the future stage 2 was trained on
-    i3d_fn = None
-    if i3d_weights is None:
-        skipped["fvd"] = "no I3D weights given (--i3d-weights FILE)"
-    else:
-        from keyvid.evaluation.fvd import FVD_MIN_FRAMES, i3d_features, load_i3d
-
-        i3d = load_i3d(i3d_weights)  # a bad file is an error even when FVD cannot run
-        if length < FVD_MIN_FRAMES:
-            skipped["fvd"] = (
-                f"FVD needs videos of at least {FVD_MIN_FRAMES} frames; this model makes {length}"
-            )
-        else:
-
-            def i3d_fn(videos: torch.Tensor) -> torch.Tensor:
-                return i3d_features(i3d, videos)
+    classify_fn = _classifier_fn(classifier, test, skipped)
+    i3d_fn = _i3d_fn(i3d_weights, length, skipped)
 
     t_gen = time.time()
     stats, examples = collect_rows(
@@ -182,6 +147,59 @@ def evaluate_model(
         result["fvd_skipped_reason"] = skipped["fvd"]
     write_report(result, examples, out_dir, actions=test.actions)
     return result
+
+
+def _no_action_pipeline(
+    pipe: Pipeline, no_action: str | Path | None, skipped: dict, warnings: list
+) -> Pipeline | None:
+    """The "w/o a" model, when the model has an action condition and one is given."""
+    if not pipe.uses_action:
+        warnings.append("the model has no action condition: there is no w/o-action row")
+        return None
+    if no_action is None:
+        skipped["generated_no_action"] = "no w/o-action model given (--no-action CKPT)"
+        return None
+    ablation = Pipeline.from_pretrained(no_action)
+    if ablation.uses_action:
+        raise KeyvidError(f"--no-action {no_action} is conditioned on the action")
+    return ablation
+
+
+def _classifier_fn(classifier: str | Path | None, test: PreparedDataset, skipped: dict):
+    """(n, T, 3, H, W) videos -> (logits, features) with the in-domain classifier, if any."""
+    if classifier is None:
+        skipped["action_accuracy"] = skipped["fd_indomain"] = (
+            f"no classifier: train one (keyvid train classifier --data {test.root}) "
+            "and pass --classifier"
+        )
+        return None
+    net, _ = load_classifier(classifier)
+    _check_classes(f"the classifier {classifier}", tuple(net.config.actions), test)
+
+    def classify_fn(videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return classify(net, videos)
+
+    return classify_fn
+
+
+def _i3d_fn(weights: str | Path | None, length: int, skipped: dict):
+    """(n, T, 3, H, W) videos -> I3D logits, when weights are given and videos long enough."""
+    if weights is None:
+        skipped["fvd"] = "no I3D weights given (--i3d-weights FILE)"
+        return None
+    from keyvid.evaluation.fvd import FVD_MIN_FRAMES, i3d_features, load_i3d
+
+    i3d = load_i3d(weights)  # a bad file is an error even when FVD cannot run
+    if length < FVD_MIN_FRAMES:
+        skipped["fvd"] = (
+            f"FVD needs videos of at least {FVD_MIN_FRAMES} frames; this model makes {length}"
+        )
+        return None
+
+    def i3d_fn(videos: torch.Tensor) -> torch.Tensor:
+        return i3d_features(i3d, videos)
+
+    return i3d_fn
 
 
 def _check_classes(
