@@ -9,6 +9,13 @@ class KeyvidError(Exception):
     """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 200 characters), or its type:
+    what a one-line error quotes of a library's multi-line message."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
 class TrainingStopped(KeyboardInterrupt):
     """Training stopped on SIGINT or SIGTERM after finishing its step and saving a checkpoint.
 

@@ -41,9 +41,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from keyvid.errors import KeyvidError
+from keyvid.errors import KeyvidError, first_line
 from keyvid.evaluation.frechet import frechet_distance_between
-from keyvid.io.weights import check_state_dict, first_line, read_state_dict_file, require_file
+from keyvid.io.weights import check_state_dict, read_state_dict_file, require_file
 from keyvid.models.i3d import KINETICS_SIDE, MIN_FRAMES, I3DConfig, InceptionI3d
 
 FVD_MIN_FRAMES = MIN_FRAMES  # I3D's temporal pooling needs ⌈T/8⌉ ≥ 2

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from keyvid.data.datasets import frames_to_tensor, sequence_indices
+from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
+from keyvid.evaluation.actions import clip_positions
 from keyvid.evaluation.motion import METRICS, sequence_metric_sums
 from keyvid.pipeline.generate import Pipeline
 
@@ -62,8 +63,7 @@ class RowStats:
 def evaluation_windows(data: PreparedDataset, length: int) -> Iterator[tuple[np.ndarray, int]]:
     """Each video's first window: ((length, H, W, 3) uint8 frames, action index)."""
     for i, video in enumerate(data.videos):
-        positions = np.rint(sequence_indices(video.num_frames, length, None)).astype(np.int64)
-        yield np.asarray(data.frames(i)[positions]), video.action
+        yield np.asarray(data.frames(i)[clip_positions(video.num_frames, length)]), video.action
 
 
 def row_videos(

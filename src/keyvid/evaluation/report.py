@@ -299,19 +299,21 @@ def _stage1_metrics(
     models = {"model": (pipe.stage1, checkpoint)}
     for label, path in ablations.items():
         models[label] = (load_stage1(path)[0], path)
+    train = None  # the regression to ground-truth joints is fitted on the train split
+    if test.has_joints and "train" in test.meta["splits"]:
+        train = PreparedDataset(data, "train")
+    else:
+        skipped["keypoint_error"] = "the data has no ground-truth joints (or no train split)"
     out = {}
     for label, (model, path) in models.items():
         scores = reconstruction_metrics(model, test)
         entry = {"checkpoint": str(path), "reconstruction": scores["stage1"]}
         if label == "model":
             entry["reconstruction_copy_reference"] = scores["copy_reference"]
-        if test.has_joints and "train" in test.meta["splits"]:
-            train = PreparedDataset(data, "train")
+        if train is not None:
             err = keypoint_regression_error(
                 model.detector, train, test, max_train_frames=max_train_frames
             )
             entry["keypoint_error"] = err["test_error"]
         out[label] = entry
-    if not (test.has_joints and "train" in test.meta["splits"]):
-        skipped["keypoint_error"] = "the data has no ground-truth joints (or no train split)"
     return out

@@ -14,15 +14,9 @@ from pathlib import Path
 
 import torch
 
-from keyvid.errors import KeyvidError
+from keyvid.errors import KeyvidError, first_line
 
 UNREADABLE = "is not a torch.save state dict file"
-
-
-def first_line(exc: Exception) -> str:
-    """The first line of an exception's message (at most 200 characters), or its type."""
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def require_file(path: Path, *, what: str, hint: str) -> None:

@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from keyvid.errors import KeyvidError
+from keyvid.errors import KeyvidError, first_line
 from keyvid.io.weights import (
     check_state_dict,
-    first_line,
     read_state_dict_file,
     require_file,
 )

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from keyvid import __version__
-from keyvid.errors import KeyvidError
+from keyvid.errors import KeyvidError, first_line
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -58,9 +58,8 @@ class Checkpoint:
             # code (or anything else) is refused, not executed.
             return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # unpickling errors come as many types
-            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             raise KeyvidError(
-                f"{path} is not a readable keyvid training state ({first}); resume from "
+                f"{path} is not a readable keyvid training state ({first_line(e)}); resume from "
                 "another checkpoint of the run or start again"
             ) from e
 

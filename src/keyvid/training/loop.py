@@ -112,6 +112,13 @@ def run_loop(
     window: dict[str, list[float]] = {}  # per-step scalars since the last log line
     last = None
     nonfinite = 0  # steps in a row whose update was skipped
+
+    def checkpoint_now() -> Path:
+        """The checkpoint of the current step: the one just saved, or a new one."""
+        if last is not None and int(last.name.split("_")[1]) == state.step:
+            return last
+        return checkpoint()
+
     try:
         with StopRequest() as stop:
             for batch in batches:
@@ -147,8 +154,7 @@ def run_loop(
                     last = checkpoint()
                 bar.update(1)
                 if stop.signum is not None:
-                    if last is None or int(last.name.split("_")[1]) != state.step:
-                        last = checkpoint()
+                    last = checkpoint_now()
                     logger.warning("saved a checkpoint at step %d: %s", state.step, last)
                     raise TrainingStopped(stop.signum, last)
     except TrainingStopped:
@@ -160,6 +166,4 @@ def run_loop(
     finally:
         bar.close()
         log.close()
-    if last is None or int(last.name.split("_")[1]) != state.step:
-        last = checkpoint()
-    return last
+    return checkpoint_now()
