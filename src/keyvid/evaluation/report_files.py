@@ -154,12 +154,14 @@ def _stage1_table(stage1: dict) -> list[str]:
     return lines
 
 
-def _cells(example: dict, actions: list[str]) -> list[tuple[str, np.ndarray]]:
-    """(caption, (T, H, W, 3) video) of each row present in an example, upscaled."""
+def _cells(
+    example: dict, actions: list[str], rows: tuple[str, ...] = tuple(ROW_NAMES)
+) -> list[tuple[str, np.ndarray]]:
+    """(caption, (T, H, W, 3) video) of each of ``rows`` present in an example, upscaled."""
     cells = []
-    for row, name in ROW_NAMES.items():
+    for row in rows:
         if row in example:
-            caption = actions[example["action"]] if row == "real" else name
+            caption = actions[example["action"]] if row == "real" else ROW_NAMES[row]
             cells.append((caption, upscale(example[row], EXAMPLE_SCALE)))
     return cells
 
@@ -178,9 +180,7 @@ def example_storyboard(examples: list[dict], actions: list[str]) -> np.ndarray:
     """Every ``STORYBOARD_EVERY``-th frame of the real and generated rows of each example."""
     tiles, ncols = [], 0
     for example in examples:
-        for caption, video in _cells(example, actions):
-            if caption not in (actions[example["action"]], ROW_NAMES["generated"]):
-                continue
+        for caption, video in _cells(example, actions, rows=("real", "generated")):
             steps = range(0, len(video), STORYBOARD_EVERY)
             ncols = len(steps)
             tiles += [label_image(video[t], caption if t == 0 else f"t={t}") for t in steps]
