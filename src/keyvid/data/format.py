@@ -71,6 +71,7 @@ class DatasetWriter:
         self.overwrite = overwrite
         self._tmp = self.root.parent / f".{self.root.name}.partial-{os.getpid()}"
         self._records: dict[str, list[VideoRecord]] = {}
+        self._ids: dict[str, set[str]] = {}
         self._files: dict[str, tuple] = {}
 
     def __enter__(self) -> DatasetWriter:
@@ -116,6 +117,9 @@ class DatasetWriter:
         if joints is not None and joints.shape != (len(frames), len(self.joint_names), 2):
             raise ValueError(f"joints must be (T, J, 2), got {joints.shape}")
 
+        if str(video_id) in self._ids.setdefault(split, set()):
+            raise KeyvidError(f"video id {video_id!r} appears twice in {split}; ids must be unique")
+        self._ids[split].add(str(video_id))
         if split not in self._files:
             (self._tmp / split).mkdir()
             frames_file = open(self._tmp / split / "frames.u8", "wb")  # noqa: SIM115 (closed in __exit__)

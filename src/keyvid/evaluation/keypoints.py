@@ -53,20 +53,38 @@ def detect_rows(
 
 
 def fit_linear_map(x: np.ndarray, y: np.ndarray, ridge: float = 1e-4) -> np.ndarray:
-    """Least-squares (D+1, J*2) map from flattened keypoints (N, D) with a bias column.
+    """Least-squares (D+1, M) map from flattened keypoints (N, D) with a bias column.
 
     A tiny ridge term keeps the solve stable when keypoints collapse together
-    (as they do in an untrained network).
+    (as they do in an untrained network). NaN targets (joints a dataset marks
+    invisible, as Penn Action does) are left out: each output column is then fit
+    on the rows where it is known, and a column known nowhere maps to NaN.
     """
     xb = np.concatenate([x, np.ones((len(x), 1))], axis=1).astype(np.float64)
+    y = y.astype(np.float64)
+    known = np.isfinite(y)
+    if known.all():
+        return _ridge_solve(xb, y, ridge)
+    w = np.full((xb.shape[1], y.shape[1]), np.nan)
+    for mask in np.unique(known, axis=1).T:  # one solve per distinct pattern of known rows
+        columns = (known == mask[:, None]).all(axis=0)
+        if mask.any():
+            w[:, columns] = _ridge_solve(xb[mask], y[mask][:, columns], ridge)
+    return w
+
+
+def _ridge_solve(xb: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     gram = xb.T @ xb + ridge * len(xb) * np.eye(xb.shape[1])
-    return np.linalg.solve(gram, xb.T @ y.astype(np.float64))
+    return np.linalg.solve(gram, xb.T @ y)
 
 
 def regression_errors(
     train_kp: np.ndarray, train_joints: np.ndarray, test_kp: np.ndarray, test_joints: np.ndarray
 ) -> dict:
-    """Fit on train, measure on test; errors as fractions of the image size."""
+    """Fit on train, measure on test; errors as fractions of the image size.
+
+    Joints that are NaN (invisible) are left out of the fit and of every mean.
+    """
     n_joints = train_joints.shape[1]
     w = fit_linear_map(
         train_kp.reshape(len(train_kp), -1), train_joints.reshape(len(train_joints), -1)
@@ -79,10 +97,18 @@ def regression_errors(
     test_dist = np.linalg.norm(predict(test_kp) - test_joints, axis=-1) / 2.0  # (N, J)
     train_dist = np.linalg.norm(predict(train_kp) - train_joints, axis=-1) / 2.0
     return {
-        "test_error": float(test_dist.mean()),
-        "train_error": float(train_dist.mean()),
-        "per_joint_test_error": test_dist.mean(axis=0).tolist(),
+        "test_error": float(np.nanmean(test_dist)),
+        "train_error": float(np.nanmean(train_dist)),
+        "per_joint_test_error": _nanmean_columns(test_dist).tolist(),
     }
+
+
+def _nanmean_columns(dist: np.ndarray) -> np.ndarray:
+    """Column means ignoring NaN; a column with no known value stays NaN, without a warning."""
+    known = np.isfinite(dist)
+    total = np.where(known, dist, 0.0).sum(axis=0)
+    count = known.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def keypoint_regression_error(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,23 +41,35 @@ _FIX_HINT = "re-download it or re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT
 _GIF_HINT = "re-download it or export it again"
 
 
-def read_video(path: str | Path, *, max_frames: int | None = None) -> np.ndarray:
+FrameTransform = Callable[[np.ndarray], np.ndarray]
+
+
+def read_video(
+    path: str | Path, *, max_frames: int | None = None, transform: FrameTransform | None = None
+) -> np.ndarray:
     """Read a video file or a folder of frames as ``(T, H, W, 3)`` uint8 RGB.
 
     ``max_frames`` stops after that many frames (cheap preview of long clips).
+    ``transform`` maps each decoded ``(H, W, 3)`` frame before it is kept (a crop
+    and resize), so a long high-resolution video never sits in memory at full size.
     Raises KeyvidError with a one-line fix for every unreadable input.
     """
     path = _existing(path)
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
+    keep = transform or _identity
     if path.is_dir():
-        return _read_folder(path, max_frames)
+        return _read_folder(path, max_frames, keep)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        return _read_gif(path, max_frames)
+        return _read_gif(path, max_frames, keep)
     if suffix in VIDEO_SUFFIXES:
-        return _read_av(path, max_frames)
+        return _read_av(path, max_frames, keep)
     raise _unsupported(path)
+
+
+def _identity(frame: np.ndarray) -> np.ndarray:
+    return frame
 
 
 def read_video_fps(path: str | Path) -> float | None:
@@ -141,7 +153,7 @@ def _natural_key(path: Path) -> list[int | str]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
-def _read_folder(folder: Path, max_frames: int | None) -> np.ndarray:
+def _read_folder(folder: Path, max_frames: int | None, keep: FrameTransform) -> np.ndarray:
     files = sorted(
         (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and p.is_file()),
         key=_natural_key,
@@ -151,14 +163,16 @@ def _read_folder(folder: Path, max_frames: int | None) -> np.ndarray:
             f"{folder}: folder has no frame images; "
             f"put numbered {'/'.join(sorted(FRAME_SUFFIXES))} files in it"
         )
-    frames = [read_image(p) for p in files[:max_frames]]
-    first = frames[0].shape
-    for file, frame in zip(files, frames, strict=False):
+    frames, first = [], None
+    for file in files[:max_frames]:
+        frame = read_image(file)
+        first = first or frame.shape
         if frame.shape != first:
             raise KeyvidError(
                 f"{file}: frame size {frame.shape[1]}×{frame.shape[0]} differs from "
                 f"{files[0].name} ({first[1]}×{first[0]}); resize all frames of a folder alike"
             )
+        frames.append(keep(frame))
     return np.stack(frames)
 
 
@@ -174,14 +188,14 @@ def _open_gif(path: Path) -> Image.Image:
     return gif
 
 
-def _read_gif(path: Path, max_frames: int | None) -> np.ndarray:
+def _read_gif(path: Path, max_frames: int | None, keep: FrameTransform) -> np.ndarray:
     with _open_gif(path) as gif:
         tagged_fps = _gif_tag_fps(gif)
         base_ms = 1000.0 / tagged_fps if tagged_fps else None
         frames: list[np.ndarray] = []
         try:
             for frame in ImageSequence.Iterator(gif):
-                rgb = pil_to_rgb(frame)
+                rgb = keep(pil_to_rgb(frame))
                 # Re-expand frames that Pillow merged on write (see _GIF_TAG).
                 repeats = max(1, round(frame.info.get("duration", 0) / base_ms)) if base_ms else 1
                 frames.extend([rgb] * repeats)
@@ -242,7 +256,7 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.Vide
     return container.streams.video[0]
 
 
-def _read_av(path: Path, max_frames: int | None) -> np.ndarray:
+def _read_av(path: Path, max_frames: int | None, keep: FrameTransform) -> np.ndarray:
     with _open_av(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"  # frame threading: ~2× faster on HD clips
@@ -250,7 +264,7 @@ def _read_av(path: Path, max_frames: int | None) -> np.ndarray:
         frames: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
-                frames.append(_frame_to_rgb(frame))
+                frames.append(keep(_frame_to_rgb(frame)))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         except av.error.FFmpegError as exc:
