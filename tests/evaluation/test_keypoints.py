@@ -66,3 +66,18 @@ def test_needs_joints(tmp_path):
     )
     with pytest.raises(KeyvidError, match="no ground-truth joints"):
         keypoint_regression_error(detector, data, PreparedDataset(tmp_path / "d", "test"))
+
+
+def test_invisible_joints_are_left_out_of_fit_and_error():
+    # Joints that are a known linear map of the keypoints; hiding a third of them as
+    # NaN (Penn Action's invisible joints) must not change the fit or the error.
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(-1, 1, size=(200, 4, 2))
+    mix = rng.normal(size=(9, 6))
+    joints = (np.concatenate([kp.reshape(200, 8), np.ones((200, 1))], 1) @ mix).reshape(200, 3, 2)
+    hidden = joints.copy()
+    hidden[rng.random((200, 3)) < 0.33] = np.nan
+    hidden[:, 2] = np.nan  # a joint never seen
+    result = regression_errors(kp[:150], hidden[:150], kp[150:], hidden[150:])
+    assert result["test_error"] < 1e-3 and result["train_error"] < 1e-3
+    assert result["per_joint_test_error"][0] < 1e-3 and np.isnan(result["per_joint_test_error"][2])

@@ -184,11 +184,10 @@ def list_videos(folder: Path) -> list[Path]:
 
 def video_id(path: Path, root: Path) -> str:
     """``root/a/b.mp4`` -> ``a/b``: unique within a source and readable in reports."""
-    return (
-        path.relative_to(root).with_suffix("").as_posix()
-        if path.is_file()
-        else (path.relative_to(root).as_posix())
-    )
+    relative = path.relative_to(root)
+    if relative.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
+        relative = relative.with_suffix("")
+    return relative.as_posix()
 
 
 def read_centered(path: Path, size: int, *, fps: float | None = None) -> Clip:
