@@ -113,3 +113,36 @@ def test_shipped_configs_load():
     for path in paths:
         suffix = next((s for s in kinds if path.stem.endswith(s)), None)
         load_config(kinds.get(suffix, Stage1Config), path)
+
+
+@pytest.mark.parametrize(
+    ("name", "num_keypoints", "actions"),
+    [("penn", 40, 9), ("nemo", 15, 1), ("mgif", 60, 1)],  # paper Sec. 3.2
+)
+def test_paper_configs_build_the_paper_sized_models(name, num_keypoints, actions):
+    from pathlib import Path
+
+    import torch
+
+    from keyvid.models.motion import MotionGenerator
+    from keyvid.models.stage1 import KeypointTranslator
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    stage1 = load_config(Stage1Config, configs / f"{name}.yaml")
+    assert (stage1.model.num_keypoints, stage1.model.image_size) == (num_keypoints, 128)
+    optim = stage1.optim
+    assert (optim.batch_size, optim.lr, tuple(optim.betas)) == (32, 1e-4, (0.5, 0.999))
+    assert (optim.lr_decay, optim.lr_decay_every) == (0.95, 20000)
+    assert stage1.loss.reconstruction_weight == 1.0  # λ1
+    model = KeypointTranslator(stage1.model).eval()
+    with torch.no_grad():
+        keypoints = model.detector(torch.rand(1, 3, 128, 128))
+    assert keypoints.shape == (1, num_keypoints, 2)
+
+    stage2 = load_config(Stage2Config, configs / f"{name}_stage2.yaml")
+    assert (stage2.loss.l1_weight, stage2.loss.adversarial_weight) == (1000.0, 2.0)  # λ2, λ3
+    assert stage2.model.generator.action == (actions > 1)  # one action: k0 only
+    generator = stage2.model.generator
+    assert (generator.hidden, generator.layers, generator.latent) == (1024, 2, 64)
+    generator.num_keypoints = num_keypoints
+    assert sum(p.numel() for p in MotionGenerator(generator).parameters()) > 10_000_000
