@@ -63,6 +63,20 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
     (trunc_ckpt / "model.safetensors").write_bytes(weights[: len(weights) // 2])
     (tmp / "bad_i3d.pt").write_bytes(b"\x00" * 100)
     data = str(prepare_synthetic(tmp / "synth", train=9, test=9, frames=40, progress=False))
+    own = tmp / "own"
+    for name in ("wave/a.mp4", "wave/b.mp4", "jump/c.mp4"):
+        (own / name).parent.mkdir(parents=True, exist_ok=True)
+        write_video(own / name, np.concatenate([frames] * 3), fps=8)
+    (own / "jump" / "broken.mp4").write_text("not a video\n")
+    write_video(own / "jump" / "short.mp4", frames[:3], fps=8)
+    (tmp / "flat").mkdir()
+    write_video(tmp / "flat" / "a.mp4", frames, fps=8)
+    (tmp / "empty_action" / "wave").mkdir(parents=True)
+    (tmp / "bad.csv").write_text("path,action\nwave/a.mp4\n")
+    (tmp / "only_bad" / "wave").mkdir(parents=True)
+    (tmp / "only_bad" / "wave" / "x.mp4").write_text("not a video\n")
+    (tmp / "penn_empty" / "frames").mkdir(parents=True)
+    (tmp / "penn_empty" / "labels").mkdir()
 
     def predict(image: str, *extra: str) -> list[str]:
         return ["predict", "--image", image, "--action", "squats", "--frames", "4", *extra]
@@ -71,8 +85,20 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
         return ["evaluate", "--checkpoint", "synth", "--data", data_dir, "--out", str(tmp / "e"),
                 *extra]  # fmt: skip
 
+    def prepare(source: str, src: Path, *extra: str) -> list[str]:
+        return ["data", "prepare", source, "--src", str(src), "--out", str(tmp / "prepared"),
+                "--size", "32", "--overwrite", *extra]  # fmt: skip
+
     p = predict
     return [
+        ("prepare", "bad and short videos among good", prepare("folder", own), True),
+        ("prepare", "no action subfolders", prepare("folder", tmp / "flat"), False),
+        ("prepare", "action folder without videos", prepare("folder", tmp / "empty_action"), False),
+        ("prepare", "CSV row without action", prepare("folder", tmp / "bad.csv"), False),
+        ("prepare", "every video unreadable", prepare("folder", tmp / "only_bad"), False),
+        ("prepare", "not the Penn Action layout", prepare("penn", tmp / "flat"), False),
+        ("prepare", "Penn layout, none of its videos", prepare("penn", tmp / "penn_empty"), False),
+        ("prepare", "not the FOMM layout", prepare("fomm", tmp / "flat"), False),
         ("image", "RGB PNG", p(img, "--out", out), True),
         ("image", "RGBA PNG", p(str(_image(tmp / "rgba.png", "RGBA")), "--out", out), True),
         ("image", "greyscale", p(str(_image(tmp / "l.png", "L")), "--out", out), True),

@@ -13,6 +13,10 @@ from keyvid.data import (
     FramePairDataset,
     PreparedDataset,
     SequenceDataset,
+    prepare_folder,
+    prepare_fomm,
+    prepare_penn,
+    prepare_synthetic,
 )
 from keyvid.errors import KeyvidError
 from keyvid.pipeline.generate import Generation, Pipeline
@@ -28,4 +32,8 @@ __all__ = [
     "PreparedDataset",
     "SequenceDataset",
     "__version__",
+    "prepare_folder",
+    "prepare_fomm",
+    "prepare_penn",
+    "prepare_synthetic",
 ]

@@ -131,3 +131,11 @@ def test_unreadable_and_missing_videos_are_skipped_never_silently(own, tmp_path,
     assert [(s["id"], s["reason"].split(": ", 1)[1]) for s in report.skipped] == [
         ("my_videos/jump/gone", "no such file or folder; check the path")
     ]
+
+
+def test_files_that_are_not_videos_are_named_in_a_warning(own, tmp_path, caplog):
+    (own / "jump" / "notes.txt").write_text("shot on a phone\n")
+    (own / "jump" / ".DS_Store").write_bytes(b"\0")
+    report = prepare_folder(own, tmp_path / "d", size=16, fps=None, progress=False)
+    assert "left out 1 file(s) that are not videos: notes.txt" in caplog.text
+    assert report.videos == {"train": 12, "test": 2} and not report.skipped

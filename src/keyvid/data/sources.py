@@ -172,14 +172,20 @@ def write_sources(
 def list_videos(folder: Path) -> list[Path]:
     """The videos directly in ``folder``: video files, frame folders and frame strips
     (an image ``k`` times as wide as it is tall: First Order Motion Model's .png format).
-    Sorted by name, so the order (and every id) is the same on every machine."""
-    entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    return [
-        p
-        for p in entries
-        if not p.name.startswith(".")
-        and (p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES)
-    ]
+    Sorted by name, so the order (and every id) is the same on every machine. Other
+    files are left out with a warning that names them; hidden files are ignored."""
+    entries = sorted((p for p in folder.iterdir() if not p.name.startswith(".")), key=str)
+    known = VIDEO_SUFFIXES | IMAGE_SUFFIXES
+    videos = [p for p in entries if p.is_dir() or p.suffix.lower() in known]
+    others = [p.name for p in entries if p not in videos]
+    if others:
+        logger.warning(
+            "%s: left out %d file(s) that are not videos: %s",
+            folder,
+            len(others),
+            ", ".join(others[:5]) + (" ..." if len(others) > 5 else ""),
+        )
+    return videos
 
 
 def video_id(path: Path, root: Path) -> str:
