@@ -77,3 +77,17 @@ def test_duplicate_ids_and_wrong_layouts_are_refused(fomm_src, tmp_path):
     with pytest.raises(KeyvidError, match=r"expected the folders train/ and test/.*found: x.mp4"):
         prepare_fomm(tmp_path / "flat", tmp_path / "d2", progress=False)
     assert not (tmp_path / "d").exists() and not (tmp_path / "d2").exists()
+
+
+def test_real_clips_in_the_fomm_layout(real_clips_dir, tmp_path):
+    src = tmp_path / "nemo"
+    (src / "train").mkdir(parents=True)
+    (src / "test").mkdir()
+    (src / "train" / "carphone.mp4").symlink_to(real_clips_dir / "carphone_pristine.mp4")
+    (src / "train" / "bikes.mp4").symlink_to(real_clips_dir / "bikes.mp4")
+    (src / "test" / "bunny.mp4").symlink_to(real_clips_dir / "bigbuckbunny.mp4")
+    report = prepare_fomm(src, tmp_path / "d", single_action="smile", size=32, progress=False)
+    # Whole videos (FOMM's are clips already): 120 and 250 frames, 132 in test.
+    assert report.videos == {"train": 2, "test": 1} and report.frames == {"train": 370, "test": 132}
+    test = PreparedDataset(tmp_path / "d", "test")
+    assert test.actions == ["smile"] and test.frames(0).shape == (132, 32, 32, 3)
