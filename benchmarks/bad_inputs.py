@@ -1,4 +1,4 @@
-"""Every kind of bad input issue 9 lists, fed to the real `keyvid` command line.
+"""Every kind of bad input issues 7 and 9 list, fed to the real `keyvid` command line.
 
 Each case runs `python -m keyvid ...` in a fresh process and records the exit status
 and the first line of what it printed. Handled means: a file keyvid can read (RGBA,
