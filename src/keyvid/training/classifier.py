@@ -7,12 +7,12 @@ to every frame; test-split accuracy is logged as ``eval/accuracy``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch import nn
 from tqdm.auto import tqdm
 
 from keyvid.config import from_dict, to_dict
@@ -22,17 +22,11 @@ from keyvid.errors import KeyvidError
 from keyvid.evaluation.actions import accuracy, classify, evaluation_clip_of
 from keyvid.models.classifier import ActionClassifier
 from keyvid.training.config import ClassifierConfig
-from keyvid.training.loop import NONFINITE, Periodic, run_loop
-from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
-from keyvid.training.sampler import InfiniteSampler, single_thread_worker
-from keyvid.training.state import (
-    BufferSnapshot,
-    restore_state,
-    resumable_checkpoint,
-    save_state,
-    set_learning_rate,
-    step_if_finite,
-)
+from keyvid.training.loop import NONFINITE, Periodic
+from keyvid.training.precision import FP32, Precision
+from keyvid.training.run import learning_rate, logger
+from keyvid.training.session import TrainingSession
+from keyvid.training.state import BufferSnapshot, set_learning_rate
 
 KIND = "classifier"
 
@@ -45,6 +39,8 @@ class ClassifierState:
     opt_g: torch.optim.Optimizer
     opt_d: None = None  # no adversary: the shared checkpoint code expects the field
     step: int = 0
+    # The classifier as the step calls it (DDP, compiled).
+    parallel: dict[str, nn.Module] = field(default_factory=dict)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         return {"action_classifier": self.classifier}
@@ -64,15 +60,18 @@ def resolve_data_facts(config: ClassifierConfig) -> ClassifierConfig:
     return from_dict(ClassifierConfig, resolved)
 
 
-def train_step(state: ClassifierState, batch: dict, config: ClassifierConfig) -> dict[str, float]:
+def train_step(
+    state: ClassifierState, batch: dict, config: ClassifierConfig, precision: Precision = FP32
+) -> dict[str, float]:
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
     buffers = BufferSnapshot([state.classifier])
-    logits = state.classifier(batch["frames"])
-    loss = F.cross_entropy(logits, batch["action"])
+    with precision.autocast():
+        logits = state.parallel.get("classifier", state.classifier)(batch["frames"])
+        loss = F.cross_entropy(logits, batch["action"])
     state.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    skipped = not step_if_finite(state.opt_g, loss)
+    precision.backward(loss)
+    skipped = not precision.step(state.opt_g, loss)
     if skipped:
         buffers.restore()
     state.step += 1
@@ -94,14 +93,10 @@ def train_classifier(
     max_steps: int | None = None,
 ) -> Path:
     """Train (or resume) the action classifier in ``run_dir``; returns the last checkpoint."""
-    run_dir = Path(run_dir)
     config = resolve_data_facts(config)
     config_dict = to_dict(config)
-    ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
-    prepare_run_dir(run_dir, config_dict, resume=resume)
-
-    opt = config.optim
-    device = setup_torch(opt)
+    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
+    opt, device = config.optim, session.device
     dataset = SequenceDataset(
         config.data.root, length=config.model.frames, augment=config.data.augment, seed=opt.seed
     )
@@ -109,30 +104,16 @@ def train_classifier(
     state = ClassifierState(
         classifier, torch.optim.Adam(classifier.parameters(), lr=opt.lr, betas=opt.betas)
     )
-    if ckpt is not None:
-        restore_state(state, ckpt)
-        logger.info("resumed from %s at step %d", ckpt.path, state.step)
+    session.restore(state)
+    state.parallel["classifier"] = session.train_module(state.classifier)
 
-    workers = config.data.num_workers
-    loader = DataLoader(
-        dataset,
-        batch_size=opt.batch_size,
-        sampler=InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size),
-        num_workers=workers,
-        worker_init_fn=single_thread_worker if workers > 0 else None,
-        persistent_workers=workers > 0,
-        generator=torch.Generator(),  # see stage 2: keeps the restored RNG state exact
-    )
+    loader = session.loader(dataset, start_step=state.step, num_workers=config.data.num_workers)
     test = _test_clips(dataset.data, config.model.frames)
-    log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
-
-    def checkpoint() -> Path:
-        return save_state(
-            run_dir, state, kind=KIND, config=config_dict, keep=config.log.keep_checkpoints
-        )
+    log = session.logger(tensorboard=config.log.tensorboard, step=state.step)
 
     def step_fn(batch: dict) -> dict[str, float]:
-        return train_step(state, {k: v.to(device) for k, v in batch.items()}, config)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        return train_step(state, batch, config, session.precision)
 
     def evaluate(step: int) -> dict[str, float]:
         videos, labels = test
@@ -144,24 +125,21 @@ def train_classifier(
 
     jobs = [Periodic(config.log.eval_every, evaluate)] if test is not None else []
     state.classifier.train()
-    return run_loop(
-        loader,
+    return session.run(
         state,
+        loader,
         step_fn,
-        steps=opt.steps,
-        max_steps=max_steps,
+        log_config=config.log,
         log=log,
-        cadence=config.log,
-        items_per_step=opt.batch_size,
-        rate_name="clips_per_s",
         jobs=jobs,
-        checkpoint=checkpoint,
+        rate_name="clips_per_s",
         desc="classifier",
-        progress=progress,
         postfix=lambda means: {
             "loss": f"{means['loss/cross_entropy']:.3f}",
             "acc": f"{means['train/accuracy']:.2f}",
         },
+        max_steps=max_steps,
+        progress=progress,
     )
 
 

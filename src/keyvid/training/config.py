@@ -61,6 +61,11 @@ class OptimConfig:
     seed: int = 0
     device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    # Speed switches (issue 8; measured effects in benchmarks/results/train_speed.json).
+    # fp32 resumes bit-exactly; bf16 autocasts (CPU, GPU); fp16 scales the loss (GPU).
+    precision: str = choices("fp32", "bf16", "fp16", default="fp32")
+    channels_last: bool = False  # NHWC convolutions
+    compile: bool = False  # torch.compile the trained networks (eager where it fails)
 
 
 @dataclass

@@ -90,15 +90,22 @@ def run_loop(
     items_per_step: int,
     rate_name: str,
     jobs: Sequence[Periodic] = (),
-    checkpoint: Callable[[], Path],
+    checkpoint: Callable[..., Path],
     desc: str,
     progress: bool = True,
     postfix: Callable[[dict[str, float]], dict[str, str]] = lambda means: {},
     nonfinite_patience: int = NONFINITE_PATIENCE,
+    agree_stop: Callable[[bool], bool] = lambda flag: flag,
+    reduce_scalars: Callable[[dict[str, float]], dict[str, float]] = lambda values: values,
 ) -> Path:
     """Step until ``state.step`` reaches ``steps`` (the schedule's end), or until this call
     has made ``max_steps`` steps; returns the last checkpoint folder. ``cadence`` gives
-    the logging and checkpoint intervals."""
+    the logging and checkpoint intervals.
+
+    In a distributed run every rank runs this loop in step: ``agree_stop`` makes a stop
+    signal seen by one rank stop all of them after the same step, ``reduce_scalars``
+    averages the logged values over ranks, and ``checkpoint`` is called at the same
+    steps everywhere (``checkpoint(alone=True)`` for an emergency save by one rank)."""
     end = steps if max_steps is None else min(steps, state.step + max_steps)
     bar = tqdm(
         total=end,
@@ -140,7 +147,7 @@ def run_loop(
                     )
                 if step % cadence.log_every == 0 or step == end:
                     # Averaged over the window: one batch's value is too noisy to read.
-                    means = {k: sum(v) / len(v) for k, v in window.items()}
+                    means = reduce_scalars({k: sum(v) / len(v) for k, v in window.items()})
                     window_steps = len(next(iter(window.values())))
                     elapsed = max(time.time() - t_since, 1e-9)
                     means[rate_name] = window_steps * items_per_step / elapsed
@@ -153,15 +160,15 @@ def run_loop(
                 if step % cadence.checkpoint_every == 0 or step == end:
                     last = checkpoint()
                 bar.update(1)
-                if stop.signum is not None:
+                if agree_stop(stop.signum is not None):
                     last = checkpoint_now()
                     logger.warning("saved a checkpoint at step %d: %s", state.step, last)
-                    raise TrainingStopped(stop.signum, last)
+                    raise TrainingStopped(stop.signum or signal.SIGTERM, last)
     except TrainingStopped:
         raise
     except KeyboardInterrupt:
         logger.warning("interrupted: saving a checkpoint at step %d", state.step)
-        checkpoint()
+        checkpoint(alone=True)
         raise
     finally:
         bar.close()

@@ -27,14 +27,6 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def setup_torch(optim: OptimConfig) -> torch.device:
-    """Seed torch, set its thread count, pick the device: the start of every training run."""
-    torch.manual_seed(optim.seed)
-    if optim.threads > 0:
-        torch.set_num_threads(optim.threads)
-    return pick_device(optim.device)
-
-
 def learning_rate(optim: OptimConfig, step: int) -> float:
     """Step decay: lr × decay^⌊step / every⌋ (paper Sec. 3.2) × factor per milestone passed.
 
@@ -94,6 +86,19 @@ class RunLogger:
         self.metrics.close()
         if self.tb is not None:
             self.tb.close()
+
+
+class NullRunLogger:
+    """What ranks other than 0 log to: nothing (rank 0 writes the run's files)."""
+
+    def scalars(self, step: int, values: dict[str, float], *, elapsed: float) -> None:
+        pass
+
+    def image(self, step: int, tag: str, image) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _logged_time(path: Path, step: int) -> float:

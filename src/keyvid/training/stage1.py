@@ -6,12 +6,12 @@ Alternating updates (paper Sec. 2): Q and T minimise
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
 from tqdm.auto import tqdm
 
 from keyvid.config import from_dict, to_dict
@@ -28,19 +28,12 @@ from keyvid.losses.separation import separation_loss
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.config import Stage1Config
-from keyvid.training.loop import NONFINITE, Periodic, run_loop
-from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
-from keyvid.training.sampler import InfiniteSampler, single_thread_worker
+from keyvid.training.loop import NONFINITE, Periodic
+from keyvid.training.precision import FP32, Precision
+from keyvid.training.run import learning_rate, logger
 from keyvid.training.samples import stage1_sample_grid
-from keyvid.training.state import (
-    BufferSnapshot,
-    restore_state,
-    resumable_checkpoint,
-    save_png,
-    save_state,
-    set_learning_rate,
-    step_if_finite,
-)
+from keyvid.training.session import TrainingSession
+from keyvid.training.state import BufferSnapshot, save_png, set_learning_rate
 
 KIND = "stage1"
 
@@ -51,9 +44,14 @@ def generator_losses(
     reconstruction: ReconstructionLoss,
     batch: dict[str, torch.Tensor],
     config: Stage1Config,
+    forward: nn.Module | None = None,
 ) -> tuple[dict[str, torch.Tensor], Stage1Output]:
-    """Named losses of Q and T for one batch; ``total`` is what is minimised."""
-    out = model(batch["source"], batch["target"])
+    """Named losses of Q and T for one batch; ``total`` is what is minimised.
+
+    ``forward`` runs the model where it is wrapped (DDP, compiled); ``model`` itself
+    serves the detector-only terms.
+    """
+    out = (forward or model)(batch["source"], batch["target"])
     target = batch["target"]
     losses = {"reconstruction": reconstruction(out.translation.image, target)}
     total = config.loss.reconstruction_weight * losses["reconstruction"]
@@ -107,6 +105,9 @@ class Stage1State:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
     step: int = 0
+    # The same networks as the step calls them (DDP, compiled), by attribute name;
+    # checkpoints, evaluation and samples use the plain ones above.
+    parallel: dict[str, nn.Module] = field(default_factory=dict)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         nets = {"detector": self.model.detector, "translator": self.model.translator}
@@ -127,7 +128,11 @@ def build_state(config: Stage1Config, device: torch.device) -> Stage1State:
 
 
 def train_step(
-    state: Stage1State, reconstruction: ReconstructionLoss, batch: dict, config: Stage1Config
+    state: Stage1State,
+    reconstruction: ReconstructionLoss,
+    batch: dict,
+    config: Stage1Config,
+    precision: Precision = FP32,
 ) -> tuple[dict[str, float], Stage1Output]:
     """One alternating update: Q and T first, then D_im on the same translation."""
     lr = learning_rate(config.optim, state.step)
@@ -136,18 +141,28 @@ def train_step(
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)  # its gradients come from its own step only
-    losses, out = generator_losses(state.model, disc, reconstruction, batch, config)
+    with precision.autocast():
+        forward = state.parallel.get("model")
+        losses, out = generator_losses(
+            state.model, disc, reconstruction, batch, config, forward=forward
+        )
     state.opt_g.zero_grad(set_to_none=True)
-    losses["total"].backward()
-    skipped = not step_if_finite(state.opt_g, losses["total"])
+    precision.backward(losses["total"])
+    skipped = not precision.step(state.opt_g, losses["total"])
     logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
     if disc is not None:
         disc.requires_grad_(True)
         fake = out.translation.image.detach()
-        d_loss = discriminator_loss(disc(batch["target"]), disc(fake))
+        with precision.autocast():
+            # Real and fake in one call: one forward per backward, as DDP expects
+            # (D_im has no batch norm, so this equals two calls).
+            real_logits, fake_logits = state.parallel.get("discriminator", disc)(
+                torch.cat([batch["target"], fake])
+            ).chunk(2)
+            d_loss = discriminator_loss(real_logits, fake_logits)
         state.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        skipped |= not step_if_finite(state.opt_d, d_loss)
+        precision.backward(d_loss)
+        skipped |= not precision.step(state.opt_d, d_loss)
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
@@ -168,16 +183,15 @@ def train_stage1(
     """Train (or resume) stage 1 in ``run_dir``; returns the last checkpoint folder.
 
     ``max_steps`` stops this call early (e.g. for a time-boxed session) without
-    changing the schedule, which always follows ``config.optim.steps``.
+    changing the schedule, which always follows ``config.optim.steps``. Under
+    ``torchrun`` every process runs this (``keyvid.training.distributed``).
     """
-    run_dir = Path(run_dir)
     config_dict = to_dict(config)
-    ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
-    init_source = load_init_source(config) if ckpt is None else None
-    prepare_run_dir(run_dir, config_dict, resume=resume)
-
-    opt = config.optim
-    device = setup_torch(opt)
+    init_source = load_init_source(config) if not resume else None
+    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
+    if session.resume_from is not None:
+        init_source = None
+    opt, device = config.optim, session.device
     size = (config.model.image_size, config.model.image_size)
     train_data = PreparedDataset(config.data.root, "train")
     dataset = FramePairDataset(train_data, augment=config.data.augment, size=size, seed=opt.seed)
@@ -191,39 +205,25 @@ def train_stage1(
         config.loss.reconstruction, config.loss.vgg_weights
     ).to(device)
     logger.info("reconstruction loss: %s", reconstruction.description)
-    if ckpt is not None:
-        restore_state(state, ckpt)
-        logger.info("resumed from %s at step %d", ckpt.path, state.step)
-    elif init_source is not None:
+    session.restore(state)
+    if init_source is not None:
         init_weights(state.model, init_source)
     if config.freeze_detector:
         state.model.freeze_detector()
+    state.parallel["model"] = session.train_module(state.model)
+    if state.discriminator is not None:
+        state.parallel["discriminator"] = session.train_module(state.discriminator)
 
-    sampler = InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=opt.batch_size,
-        sampler=sampler,
-        num_workers=config.data.num_workers,
-        worker_init_fn=single_thread_worker,
-        drop_last=True,
-        # Its own generator: DataLoader seeds workers with a draw from the one it is
-        # given, and a draw from torch's global one would shift the restored RNG state.
-        generator=torch.Generator(),
-        persistent_workers=config.data.num_workers > 0,
-        pin_memory=device.type == "cuda",
-    )
+    loader = session.loader(dataset, start_step=state.step, num_workers=config.data.num_workers)
     eval_data = _eval_splits(train_data)
     sample_batch = _fixed_sample_batch(train_data, size) if config.log.sample_every > 0 else None
-    log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
-    keep = config.log.keep_checkpoints
-
-    def checkpoint() -> Path:
-        return save_state(run_dir, state, kind=KIND, config=config_dict, keep=keep)
+    log = session.logger(tensorboard=config.log.tensorboard, step=state.step)
 
     def step_fn(batch: dict) -> dict[str, float]:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        logged, out = train_step(state, reconstruction, batch, config)
+        if opt.channels_last:
+            batch = {k: _channels_last(v) for k, v in batch.items()}
+        logged, out = train_step(state, reconstruction, batch, config, session.precision)
         return {**logged, **stage1_diagnostics(out)}
 
     def evaluate(step: int) -> dict[str, float]:
@@ -240,7 +240,7 @@ def train_stage1(
     def samples(step: int) -> None:
         grid = stage1_sample_grid(state.model, sample_batch)
         log.image(step, "samples", grid)
-        save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+        save_png(session.run_dir / "samples" / f"step_{step:08d}.png", grid)
 
     jobs = []
     if eval_data:
@@ -248,22 +248,23 @@ def train_stage1(
     if sample_batch is not None:
         jobs.append(Periodic(config.log.sample_every, samples))
     state.model.train()
-    return run_loop(
-        loader,
+    return session.run(
         state,
+        loader,
         step_fn,
-        steps=opt.steps,
-        max_steps=max_steps,
+        log_config=config.log,
         log=log,
-        cadence=config.log,
-        items_per_step=opt.batch_size,
-        rate_name="pairs_per_s",
         jobs=jobs,
-        checkpoint=checkpoint,
+        rate_name="pairs_per_s",
         desc="stage 1",
-        progress=progress,
         postfix=lambda means: {"rec": f"{means['loss/reconstruction']:.4f}"},
+        max_steps=max_steps,
+        progress=progress,
     )
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def load_init_source(config: Stage1Config) -> KeypointTranslator | None:

@@ -7,12 +7,12 @@ then D_seq minimises −log D_seq(k̂1:T) − log(1 − D_seq(k̃1:T)).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch import nn
 from tqdm.auto import tqdm
 
 from keyvid.config import from_dict, to_dict
@@ -25,19 +25,12 @@ from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
 from keyvid.training.config import Stage2Config
-from keyvid.training.loop import NONFINITE, Periodic, run_loop
-from keyvid.training.run import RunLogger, learning_rate, logger, prepare_run_dir, setup_torch
-from keyvid.training.sampler import InfiniteSampler
+from keyvid.training.loop import NONFINITE, Periodic
+from keyvid.training.precision import FP32, Precision
+from keyvid.training.run import learning_rate, logger
 from keyvid.training.samples import stage2_sample_grid
-from keyvid.training.state import (
-    BufferSnapshot,
-    restore_state,
-    resumable_checkpoint,
-    save_png,
-    save_state,
-    set_learning_rate,
-    step_if_finite,
-)
+from keyvid.training.session import TrainingSession
+from keyvid.training.state import BufferSnapshot, save_png, set_learning_rate
 
 KIND = "stage2"
 
@@ -51,6 +44,8 @@ class Stage2State:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
     step: int = 0
+    # The same networks as the step calls them (DDP, compiled), by attribute name.
+    parallel: dict[str, nn.Module] = field(default_factory=dict)
 
     def networks(self) -> dict[str, torch.nn.Module]:
         nets = {"motion_generator": self.generator}
@@ -95,7 +90,7 @@ def generator_losses(
     """
     gen = state.generator
     k0, future = sequences[:, 0], sequences[:, 1:]
-    recon, mu, logvar = gen(k0, future, action)
+    recon, mu, logvar = state.parallel.get("generator", gen)(k0, future, action)
     cond = gen.condition(k0, action)
     prior_mu, prior_logvar = gen.prior(cond)
     losses = {
@@ -118,7 +113,9 @@ def generator_losses(
     return losses, fakes
 
 
-def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[str, float]:
+def train_step(
+    state: Stage2State, batch: dict, config: Stage2Config, precision: Precision = FP32
+) -> dict[str, float]:
     """One alternating update: M first, then D_seq on the sequences M just generated."""
     lr = learning_rate(config.optim, state.step)
     set_learning_rate(state, lr)
@@ -127,21 +124,28 @@ def train_step(state: Stage2State, batch: dict, config: Stage2Config) -> dict[st
     disc = state.discriminator
     if disc is not None:
         disc.requires_grad_(False)
-    losses, fakes = generator_losses(state, sequences, batch["action"], config)
+    with precision.autocast():
+        losses, fakes = generator_losses(state, sequences, batch["action"], config)
     state.opt_g.zero_grad(set_to_none=True)
-    losses["total"].backward()
-    skipped = not step_if_finite(state.opt_g, losses["total"])
+    precision.backward(losses["total"])
+    skipped = not precision.step(state.opt_g, losses["total"])
     logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
     if disc is not None:
         disc.requires_grad_(True)
         k0, action = sequences[:, 0], batch["action"]
-        real = disc(sequences[:, 1:], k0, action)
-        d_loss = sum(
-            discriminator_loss(real, disc(fake.detach(), k0, action)) for fake in fakes
-        ) / len(fakes)
+        n = len(fakes)
+        with precision.autocast():
+            # Real and fake sequences in one call: one forward per backward, as DDP
+            # expects (D_seq treats every sequence on its own, so this equals n+1 calls).
+            logits = state.parallel.get("discriminator", disc)(
+                torch.cat([sequences[:, 1:], *(f.detach() for f in fakes)]),
+                k0.repeat(n + 1, 1, 1),
+                action.repeat(n + 1),
+            ).chunk(n + 1)
+            d_loss = sum(discriminator_loss(logits[0], fake) for fake in logits[1:]) / n
         state.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        skipped |= not step_if_finite(state.opt_d, d_loss)
+        precision.backward(d_loss)
+        skipped |= not precision.step(state.opt_d, d_loss)
         logged["loss/discriminator"] = float(d_loss.detach())
     state.step += 1
     logged["lr"] = lr
@@ -171,46 +175,32 @@ def train_stage2(
     max_steps: int | None = None,
 ) -> Path:
     """Train (or resume) stage 2 in ``run_dir``; returns the last checkpoint folder."""
-    run_dir = Path(run_dir)
     config = resolve_data_facts(config)
     config_dict = to_dict(config)
-    ckpt = resumable_checkpoint(run_dir, KIND, config_dict) if resume else None
-    prepare_run_dir(run_dir, config_dict, resume=resume)
-
-    opt = config.optim
-    device = setup_torch(opt)
+    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
     length = config.model.generator.length + 1  # k0 and the future
     dataset = SequenceDataset(
         config.data.root,
         length=length,
         keypoints=config.data.keypoints,
         load_frames=False,
-        seed=opt.seed,
+        seed=config.optim.seed,
     )
-    state = build_state(config, device)
-    if ckpt is not None:
-        restore_state(state, ckpt)
-        logger.info("resumed from %s at step %d", ckpt.path, state.step)
+    state = build_state(config, session.device)
+    session.restore(state)
+    state.parallel["generator"] = session.train_module(state.generator)
+    if state.discriminator is not None:
+        state.parallel["discriminator"] = session.train_module(state.discriminator)
 
-    loader = DataLoader(
-        dataset,
-        batch_size=opt.batch_size,
-        sampler=InfiniteSampler(len(dataset), seed=opt.seed, start=state.step * opt.batch_size),
-        num_workers=0,  # a sequence is a slice of an in-memory array: workers would only cost
-        drop_last=False,
-        # Its own generator: a draw from torch's global one when the loader starts
-        # would shift the RNG state restored from the checkpoint (inexact resume).
-        generator=torch.Generator(),
-    )
+    # No loader workers: a sequence is a slice of an in-memory array.
+    loader = session.loader(dataset, start_step=state.step)
     test = _test_sequences(dataset.data, config.data.keypoints, length)
-    log = RunLogger(run_dir, tensorboard=config.log.tensorboard, step=state.step)
-    keep = config.log.keep_checkpoints
-
-    def checkpoint() -> Path:
-        return save_state(run_dir, state, kind=KIND, config=config_dict, keep=keep)
+    log = session.logger(tensorboard=config.log.tensorboard, step=state.step)
+    device = session.device
 
     def step_fn(batch: dict) -> dict[str, float]:
-        return train_step(state, {k: v.to(device) for k, v in batch.items()}, config)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        return train_step(state, batch, config, session.precision)
 
     def evaluate(step: int) -> dict[str, float]:
         m = motion_metrics(state.generator, test, samples=4)
@@ -223,7 +213,7 @@ def train_stage2(
     def samples(step: int) -> None:
         grid = _sample_grid(state.generator, test)
         log.image(step, "keypoint_sequences", grid)
-        save_png(run_dir / "samples" / f"step_{step:08d}.png", grid)
+        save_png(session.run_dir / "samples" / f"step_{step:08d}.png", grid)
 
     jobs = []
     if test is not None:
@@ -232,21 +222,18 @@ def train_stage2(
             Periodic(config.log.sample_every, samples),
         ]
     state.generator.train()
-    return run_loop(
-        loader,
+    return session.run(
         state,
+        loader,
         step_fn,
-        steps=opt.steps,
-        max_steps=max_steps,
+        log_config=config.log,
         log=log,
-        cadence=config.log,
-        items_per_step=opt.batch_size,
-        rate_name="sequences_per_s",
         jobs=jobs,
-        checkpoint=checkpoint,
+        rate_name="sequences_per_s",
         desc="stage 2",
-        progress=progress,
         postfix=lambda means: {"l1": f"{means['loss/l1']:.4f}", "kl": f"{means['loss/kl']:.2f}"},
+        max_steps=max_steps,
+        progress=progress,
     )
 
 

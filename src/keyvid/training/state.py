@@ -106,9 +106,19 @@ def restore_state(state: TrainState, ckpt: Checkpoint) -> None:
     state.step = ckpt.step
 
 
-def save_state(run_dir: Path, state: TrainState, *, kind: str, config: dict, keep: int) -> Path:
-    """Checkpoint ``state`` under ``run_dir/checkpoints`` (keeping the newest ``keep``)."""
+def save_state(
+    run_dir: Path,
+    state: TrainState,
+    *,
+    kind: str,
+    config: dict,
+    keep: int,
+    extra: dict | None = None,
+) -> Path:
+    """Checkpoint ``state`` under ``run_dir/checkpoints`` (keeping the newest ``keep``);
+    ``extra`` joins the training state (loss scaler, other ranks' RNG states)."""
     training = {"opt_g": state.opt_g.state_dict(), "torch_rng": torch.get_rng_state()}
+    training.update(extra or {})
     if state.opt_d is not None:
         training["opt_d"] = state.opt_d.state_dict()
     return save_checkpoint(
