@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from keyvid.errors import KeyvidError
@@ -61,7 +62,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-3"
     )
     parser.add_argument(
-        "--run", type=Path, help=f"run folder (default: runs/{stage}-<config name>)"
+        "--run",
+        "--run-dir",
+        dest="run",
+        type=Path,
+        # --run-dir: under torchrun, whose parser takes "--run" for its own --run-path.
+        help=f"run folder (default: runs/{stage}-<config name>); --run-dir under torchrun",
     )
     parser.add_argument(
         "--resume",
@@ -104,7 +110,15 @@ def run_classifier(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace, config_class: type, train, stage: str) -> None:
     from keyvid.config import load_config
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    # Under torchrun, rank 0 speaks for the run; the others report only problems.
+    rank = os.environ.get("RANK", "0")
+    main_rank = rank == "0"
+    logging.basicConfig(
+        level=logging.INFO if main_rank else logging.WARNING,
+        format="%(levelname)s %(message)s"
+        if main_rank
+        else f"%(levelname)s [rank {rank}] %(message)s",
+    )
     if args.resume is not None:
         run_dir = args.resume
         saved = run_dir / "config.yaml"
@@ -120,4 +134,5 @@ def _run(args: argparse.Namespace, config_class: type, train, stage: str) -> Non
         name = args.config.stem if args.config else "default"
         run_dir = args.run or Path("runs") / f"{stage}-{name}"
     last = train(config, run_dir, resume=args.resume is not None, max_steps=args.max_steps)
-    print(f"checkpoint: {last}")
+    if main_rank:
+        print(f"checkpoint: {last}")

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
@@ -147,7 +146,9 @@ def parallel(module: nn.Module, world: World, device: torch.device) -> nn.Module
     if not any(p.requires_grad for p in module.parameters()):
         return module  # nothing to synchronise (e.g. a frozen network)
     device_ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
+    # Buffers (batch-norm statistics) are synchronised once, at construction; after that
+    # every rank updates them alike from the all-reduced batch statistics.
+    return DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)
 
 
 def sync_batch_norm(module: nn.Module, world: World, device: torch.device) -> nn.Module:
@@ -161,6 +162,22 @@ def sync_batch_norm(module: nn.Module, world: World, device: torch.device) -> nn
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     return AllReduceBatchNorm.convert(module)
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks; the gradient of a sum over ranks is the sum of the gradients."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 class AllReduceBatchNorm(_BatchNorm):
@@ -182,7 +199,7 @@ class AllReduceBatchNorm(_BatchNorm):
         dims = [0, *range(2, x.dim())]
         count = torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device)
         stats = torch.cat([x.sum(dims), (x * x).sum(dims), count])  # (2C + 1,)
-        stats = dist_fn.all_reduce(stats)
+        stats = _AllReduceSum.apply(stats)
         c = x.shape[1]
         n = stats[-1]
         mean = stats[:c] / n
@@ -205,7 +222,9 @@ class AllReduceBatchNorm(_BatchNorm):
 
     @classmethod
     def convert(cls, module: nn.Module) -> nn.Module:
-        """``module`` with every BatchNorm{1,2,3}d replaced (weights and buffers kept)."""
+        """``module`` with every BatchNorm{1,2,3}d replaced. The new modules hold the same
+        Parameter and buffer objects (as ``nn.SyncBatchNorm.convert_sync_batchnorm``
+        does), so an optimiser built before the swap still updates them."""
         if isinstance(module, _BatchNorm) and not isinstance(module, cls):
             new = cls(
                 module.num_features,
@@ -213,10 +232,16 @@ class AllReduceBatchNorm(_BatchNorm):
                 module.momentum,
                 module.affine,
                 module.track_running_stats,
+                device="meta",  # no storage: every tensor is taken from ``module``
             )
-            new.load_state_dict(module.state_dict())
+            if module.affine:
+                new.weight, new.bias = module.weight, module.bias
+            if module.track_running_stats:
+                new.running_mean = module.running_mean
+                new.running_var = module.running_var
+                new.num_batches_tracked = module.num_batches_tracked
             new.train(module.training)
-            return new.to(next(module.buffers(), torch.empty(0)).device)
+            return new
         for name, child in module.named_children():
             module.add_module(name, cls.convert(child))
         return module

@@ -1,0 +1,101 @@
+"""Data-parallel training through torchrun: real processes, gloo on this CPU."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from keyvid.config import load_config
+from keyvid.data.prepare import prepare_synthetic
+from keyvid.errors import KeyvidError
+from keyvid.models.stage1 import KeypointTranslator
+from keyvid.training.config import Stage1Config
+from keyvid.training.distributed import AllReduceBatchNorm, World, local_batch_size
+from tests.training.test_stage1 import TINY
+
+# D_im on and the separation term on: every part of the stage-1 step but the
+# equivariance term, whose random warps each rank draws for its own half.
+STEP = [*TINY, "optim.threads=1", "loss.adversarial_weight=1.0", "loss.separation_weight=1.0"]
+
+
+def keyvid(*args: str, processes: int = 1) -> subprocess.CompletedProcess:
+    """``keyvid ARGS`` in a fresh process, or under torchrun in ``processes`` processes."""
+    launcher = [sys.executable, "-m", "keyvid"]
+    if processes > 1:
+        torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        launcher = [*torchrun, f"--nproc-per-node={processes}", "-m", "keyvid"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([*launcher, *args], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return prepare_synthetic(
+        tmp_path_factory.mktemp("ddp") / "synth", train=9, test=0, frames=6, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def two_process_run(data, tmp_path_factory):
+    """3 steps of stage 1 in 2 processes."""
+    run = tmp_path_factory.mktemp("ddp") / "two"
+    args = ["train", "stage1", *STEP, f"data.root={data}", "optim.steps=3"]
+    proc = keyvid(*args, "--run-dir", str(run), processes=2)
+    assert "2 processes, backend gloo" in proc.stderr
+    return run
+
+
+def test_two_processes_train_the_same_weights_as_one(data, two_process_run, tmp_path):
+    args = ["train", "stage1", *STEP, f"data.root={data}", "optim.steps=3"]
+    keyvid(*args, "--run-dir", str(tmp_path / "one"))
+    one = load_file(tmp_path / "one/checkpoints/step_00000003/model.safetensors")
+    both = load_file(two_process_run / "checkpoints/step_00000003/model.safetensors")
+    assert one.keys() == both.keys()
+    # detector.head.bias shifts every logit of a heatmap alike, which the softmax
+    # ignores: its exact gradient is 0, and Adam turns rounding noise there into
+    # ±lr steps. Every other tensor, batch-norm statistics included, must agree.
+    for name in one:
+        if name != "detector.head.bias":
+            torch.testing.assert_close(both[name], one[name], rtol=1e-5, atol=1e-5, msg=name)
+    # Rank 0 alone wrote the run: one metrics line per step, one checkpoint.
+    lines = (two_process_run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    assert [p.name for p in (two_process_run / "checkpoints").iterdir()] == ["step_00000003"]
+
+
+def test_a_distributed_run_resumes(data, tmp_path):
+    args = ["train", "stage1", *STEP, f"data.root={data}", "optim.steps=3"]
+    run = str(tmp_path / "r")
+    keyvid(*args, "--run-dir", run, "--max-steps", "2", processes=2)
+    keyvid("train", "stage1", "--resume", run, processes=2)
+    ckpt = torch.load(
+        tmp_path / "r/checkpoints/step_00000003/training_state.pt", weights_only=False
+    )
+    assert len(ckpt["torch_rng_ranks"]) == 2  # every rank's noise continues where it was
+
+
+def test_uneven_batch_is_refused_before_any_work(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(KeyvidError, match="batch_size=16 does not divide among 3 processes"):
+        local_batch_size(16, World.from_environment())
+    assert local_batch_size(16, World(rank=1, size=4)) == 4
+
+
+def test_batch_norm_swap_keeps_the_parameters_the_optimiser_holds():
+    config = load_config(Stage1Config, None, TINY)
+    model = KeypointTranslator(config.model)
+    before = {id(p) for p in model.parameters()}
+    buffers = {id(b) for b in model.buffers()}
+    x = torch.rand(2, 3, 32, 32)
+    reference = model.eval()(x, x).translation.image
+    AllReduceBatchNorm.convert(model)
+    assert any(isinstance(m, AllReduceBatchNorm) for m in model.modules())
+    assert {id(p) for p in model.parameters()} == before
+    assert {id(b) for b in model.buffers()} == buffers
+    # Outside a process group it is plain batch norm.
+    torch.testing.assert_close(model.eval()(x, x).translation.image, reference)
