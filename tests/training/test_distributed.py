@@ -99,3 +99,29 @@ def test_batch_norm_swap_keeps_the_parameters_the_optimiser_holds():
     assert {id(b) for b in model.buffers()} == buffers
     # Outside a process group it is plain batch norm.
     torch.testing.assert_close(model.eval()(x, x).translation.image, reference)
+
+
+def test_classifier_in_two_processes_equals_one(tmp_path):
+    # 3-D batch norm over the global batch, no dropout: the same weights as one process.
+    from tests.training.test_classifier import TINY as CLASSIFIER
+    from tests.training.test_classifier import write_motion_dataset
+
+    data = write_motion_dataset(tmp_path / "motions")
+    args = ["train", "classifier", *CLASSIFIER, f"data.root={data}", "optim.steps=3"]
+    keyvid(*args, "optim.threads=1", "--run-dir", str(tmp_path / "one"))
+    keyvid(*args, "optim.threads=1", "--run-dir", str(tmp_path / "two"), processes=2)
+    last = "checkpoints/step_00000003/model.safetensors"
+    one, two = load_file(tmp_path / "one" / last), load_file(tmp_path / "two" / last)
+    for name in one:
+        torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-5, msg=name)
+
+
+def test_stage2_trains_in_two_processes(data, tmp_path):
+    from keyvid.pipeline.pseudolabels import extract_keypoints
+    from tests.pipeline.tiny import STAGE2_TINY, tiny_detector
+
+    extract_keypoints(tiny_detector(), data, name="stage1", source={}, progress=False)
+    args = ["train", "stage2", *STAGE2_TINY, f"data.root={data}", "optim.steps=2"]
+    keyvid(*args, "optim.threads=1", "--run-dir", str(tmp_path / "two"), processes=2)
+    assert (tmp_path / "two/checkpoints/step_00000002/model.safetensors").is_file()
+    assert len((tmp_path / "two/metrics.jsonl").read_text().splitlines()) == 2

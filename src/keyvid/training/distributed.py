@@ -85,8 +85,10 @@ def join(world: World, device: torch.device) -> torch.device:
 
 
 def leave(world: World) -> None:
-    """Leave the process group (the end of a distributed run)."""
+    """Leave the process group (the end of a distributed run), once every rank is done:
+    a rank that exits while another still talks to it aborts the other."""
     if world.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
