@@ -80,8 +80,14 @@ FP32 = Precision()  # the default of every train_step: no autocast, no scaler
 
 
 def to_channels_last(module: nn.Module) -> nn.Module:
-    """4-D weights in NHWC order: faster convolutions on recent CPUs and tensor-core GPUs."""
-    return module.to(memory_format=torch.channels_last)
+    """Convolution weights channels-last (NHWC; NDHWC for 3-D ones), in place: faster
+    convolutions on recent CPUs and tensor-core GPUs. Parameters stay the same objects."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    with torch.no_grad():
+        for param in module.parameters():
+            if param.dim() in formats:
+                param.data = param.data.contiguous(memory_format=formats[param.dim()])
+    return module
 
 
 def compiled(module: nn.Module) -> nn.Module:

@@ -84,7 +84,7 @@ def generator_losses(
 
 def stage1_diagnostics(out: Stage1Output) -> dict[str, float]:
     """Cheap signs of emergence: keypoints spread over the batch, mask coverage."""
-    kp = out.target_kp.detach()
+    kp = out.target_kp.detach().float()  # bf16 under autocast; cdist wants fp32
     stats = {
         # Std over the batch of each keypoint, averaged: ~0 means keypoints ignore the image.
         "kp_spread": float(kp.std(dim=0).mean()),
