@@ -103,7 +103,9 @@ def test_an_interrupted_extraction_resumes_where_it_stopped(detector, dot_datase
     assert not (folder / "stage1.npy").exists()
     assert (folder / ".stage1.partial.npy").exists()
     state = json.loads((folder / ".stage1.partial.json").read_text())
-    assert state["done"] == 10 and state["shape"] == [total, 4, 2]
+    assert state["shape"] == [total, 4, 2]
+    # One marker per finished chunk: only the first one (rows 0-9) was done.
+    assert [p.name for p in (folder / ".stage1.partial.done").iterdir()] == [f"{0:012d}"]
 
     starts = counting_detect_rows(monkeypatch)
     path = extract(detector, dot_dataset, splits=("train",))["train"]

@@ -125,3 +125,14 @@ def test_stage2_trains_in_two_processes(data, tmp_path):
     keyvid(*args, "optim.threads=1", "--run-dir", str(tmp_path / "two"), processes=2)
     assert (tmp_path / "two/checkpoints/step_00000002/model.safetensors").is_file()
     assert len((tmp_path / "two/metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_pseudo_labels_in_two_processes_equal_one(data, two_process_run):
+    import numpy as np
+
+    args = ["extract-keypoints", "--checkpoint", str(two_process_run), "--data", str(data)]
+    keyvid(*args, "--name", "one", "--chunk-frames", "10")
+    keyvid(*args, "--name", "two", "--chunk-frames", "10", processes=2)  # 6 chunks, 3 each
+    folder = data / "train" / "keypoints"
+    np.testing.assert_array_equal(np.load(folder / "two.npy"), np.load(folder / "one.npy"))
+    assert not list(folder.glob(".*"))  # no partial files or chunk markers left

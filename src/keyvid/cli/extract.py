@@ -29,6 +29,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="only this split (repeatable; default: every split)",
     )
     extract.add_argument("--batch-size", type=int, default=128, help="frames per batch")
+    extract.add_argument(
+        "--chunk-frames",
+        type=int,
+        default=2048,
+        help="frames between progress saves, and the unit shared out among torchrun "
+        "processes (default: %(default)s)",
+    )
     extract.add_argument("--overwrite", action="store_true", help="redo an existing set")
     extract.set_defaults(handler=run_extract)
 
@@ -37,18 +44,29 @@ def run_extract(args: argparse.Namespace) -> None:
     from keyvid.errors import KeyvidError
     from keyvid.pipeline.loading import load_stage1
     from keyvid.pipeline.pseudolabels import extract_keypoints
+    from keyvid.training.distributed import World, join, leave
+    from keyvid.training.run import pick_device
 
-    if args.batch_size < 1:
-        raise KeyvidError(f"--batch-size must be at least 1, got {args.batch_size}")
+    for flag, value in (("--batch-size", args.batch_size), ("--chunk-frames", args.chunk_frames)):
+        if value < 1:
+            raise KeyvidError(f"{flag} must be at least 1, got {value}")
     model, ckpt = load_stage1(args.checkpoint)
-    paths = extract_keypoints(
-        model.detector,
-        args.data,
-        name=args.name,
-        source={"checkpoint": str(ckpt.path), "step": ckpt.step},
-        splits=tuple(args.split) if args.split else None,
-        batch_size=args.batch_size,
-        overwrite=args.overwrite,
-    )
-    for split, path in paths.items():
-        print(f"{split}: {path}")
+    # Under torchrun every process takes its share of the chunks (one GPU each).
+    world = World.from_environment()
+    device = join(world, pick_device("auto"))
+    try:
+        paths = extract_keypoints(
+            model.detector.to(device),
+            args.data,
+            name=args.name,
+            source={"checkpoint": str(ckpt.path), "step": ckpt.step},
+            splits=tuple(args.split) if args.split else None,
+            batch_size=args.batch_size,
+            chunk_rows=args.chunk_frames,
+            overwrite=args.overwrite,
+        )
+    finally:
+        leave(world)
+    if world.is_main:
+        for split, path in paths.items():
+            print(f"{split}: {path}")
