@@ -200,3 +200,24 @@ def test_a_model_without_the_action_has_no_w_o_a_row_and_is_not_partial_for_it(t
     assert "generated_no_action" not in result["rows"]
     assert "generated_no_action" not in result["skipped"]
     assert any("no action condition" in w for w in result["warnings"])
+
+
+def test_two_torchrun_processes_give_the_same_report(tiny, tmp_path):
+    # The videos are shared out (each seeded by its index) and merged on rank 0.
+    from tests.training.test_distributed import keyvid
+
+    models, no_action, classifier = tiny
+    args = ["evaluate", "--checkpoint", str(models.pipeline), "--data", str(models.data),
+            "--classifier", str(classifier), "--no-action", str(no_action),
+            "--samples-per-video", "2", "--max-videos", "4"]  # fmt: skip
+    keyvid(*args, "--out", str(tmp_path / "one"))
+    keyvid(*args, "--out", str(tmp_path / "two"), processes=2)
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    for key in ("action_accuracy_real", "action_accuracy_generated", "num_videos"):
+        assert two[key] == one[key], key
+    for key in ("fd_indomain", "fd_indomain_copy_first_frame"):
+        assert two[key] == pytest.approx(one[key], rel=1e-4), key
+    assert two["rows"]["generated"]["keypoint_l1"] == pytest.approx(
+        one["rows"]["generated"]["keypoint_l1"], rel=1e-5
+    )

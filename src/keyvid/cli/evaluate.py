@@ -89,7 +89,7 @@ def run_report(args: argparse.Namespace) -> None:
         if not sep or not label or not path:
             raise KeyvidError(f"--stage1-ablation takes LABEL=CKPT, got {spec!r}")
         ablations[label] = path
-    evaluate_model(
+    result = evaluate_model(
         args.checkpoint,
         args.data,
         args.out,
@@ -102,6 +102,8 @@ def run_report(args: argparse.Namespace) -> None:
         seed=args.seed,
         max_videos=args.max_videos,
     )
+    if not result:  # a torchrun process other than rank 0: rank 0 reports
+        return
     print((args.out / "report.md").read_text())
     print(f"wrote {args.out}/metrics.json, report.md, plots and examples")
 

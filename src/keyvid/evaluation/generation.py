@@ -30,6 +30,7 @@ from keyvid.data.format import PreparedDataset
 from keyvid.evaluation.actions import clip_positions
 from keyvid.evaluation.motion import METRICS, sequence_metric_sums
 from keyvid.pipeline.generate import Pipeline
+from keyvid.training.distributed import SINGLE, World, gather_objects
 
 ROWS = (
     "real",
@@ -114,21 +115,28 @@ def collect_rows(
     max_videos: int | None = None,
     examples_per_action: int = 1,
     progress: bool = True,
+    world: World = SINGLE,
 ) -> tuple[dict[str, RowStats], list[dict]]:
     """Make every row's videos for each test video and keep their statistics.
 
     ``classifier`` maps (n, L, 3, H, W) videos to (logits, features); ``i3d`` to I3D
     logits. Returns the per-row statistics and example cells: for the first
     ``examples_per_action`` test videos of each action, {"action", row: video}.
+
+    Under torchrun, rank r of N makes the videos r, r + N, ... (each seeded by its
+    index, so the figures do not depend on N) and every rank returns the merged result.
     """
     stats = {row: RowStats() for row in ROWS}
     examples: list[dict] = []
     shown: dict[int, int] = {}
     total = len(data.videos) if max_videos is None else min(max_videos, len(data.videos))
-    bar = tqdm(total=total, desc="evaluate", unit="video", disable=not progress)
+    mine = len(range(world.rank, total, world.size))
+    bar = tqdm(total=mine, desc="evaluate", unit="video", disable=not progress or not world.is_main)
     for index, (window, action) in enumerate(evaluation_windows(data, length)):
         if index >= total:
             break
+        if index % world.size != world.rank:
+            continue
         videos, keypoints = row_videos(
             window, action, pipe=pipe, no_action=no_action, samples=samples, seed=seed + index
         )
@@ -151,7 +159,36 @@ def collect_rows(
                     row_stats.keypoint_sums[k] += v
         if shown.get(action, 0) < examples_per_action:
             shown[action] = shown.get(action, 0) + 1
-            examples.append({"action": action, **{row: v[0] for row, v in videos.items()}})
+            examples.append(
+                {"index": index, "action": action, **{row: v[0] for row, v in videos.items()}}
+            )
         bar.update(1)
     bar.close()
+    if world.distributed:
+        stats, examples = _merge(gather_objects(world, (stats, examples)), examples_per_action)
+    for example in examples:
+        example.pop("index")
     return {row: s for row, s in stats.items() if s.videos}, examples
+
+
+def _merge(parts: list, examples_per_action: int) -> tuple[dict[str, RowStats], list[dict]]:
+    """One result from every rank's (stats, examples): rows concatenated, sums added,
+    and the examples a single process would have picked (the first test videos)."""
+    stats = {row: RowStats() for row in ROWS}
+    for rank_stats, _ in parts:
+        for row, part in rank_stats.items():
+            merged = stats[row]
+            merged.labels += part.labels
+            merged.logits += part.logits
+            merged.features += part.features
+            merged.i3d += part.i3d
+            merged.videos += part.videos
+            for k, v in part.keypoint_sums.items():
+                merged.keypoint_sums[k] += v
+    examples, shown = [], {}
+    for example in sorted((e for _, rank_examples in parts for e in rank_examples),
+                          key=lambda e: e["index"]):  # fmt: skip
+        if shown.get(example["action"], 0) < examples_per_action:
+            shown[example["action"]] = shown.get(example["action"], 0) + 1
+            examples.append(example)
+    return stats, examples

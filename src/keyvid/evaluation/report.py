@@ -19,6 +19,7 @@ from keyvid.models.detector import KeypointDetector
 from keyvid.pipeline.generate import Pipeline
 from keyvid.pipeline.loading import load_classifier, load_stage1
 from keyvid.training.checkpoint import PRETRAINED_DIR
+from keyvid.training.distributed import World, join, leave
 
 
 def evaluate_keypoints(
@@ -77,6 +78,8 @@ def evaluate_model(
     Omitted companions are found by name when shipped: the w/o-action model
     ``<checkpoint>-no-action`` and the classifier ``<dataset name>-classifier``.
     What cannot be computed is listed in ``skipped`` (and the report says it is partial).
+    Under torchrun the videos are shared out among the processes; rank 0 writes the
+    report and returns the result, the others return an empty dict.
     """
     start = time.time()
     out_dir = Path(out_dir)
@@ -102,6 +105,9 @@ def evaluate_model(
     classify_fn = _classifier_fn(classifier, test, skipped)
     i3d_fn = _i3d_fn(i3d_weights, length, skipped)
 
+    # Under torchrun the test videos are shared out; rank 0 computes the rest and writes.
+    world = World.from_environment()
+    join(world, torch.device("cpu"))
     t_gen = time.time()
     stats, examples = collect_rows(
         test,
@@ -114,8 +120,12 @@ def evaluate_model(
         seed=seed,
         max_videos=max_videos,
         progress=progress,
+        world=world,
     )
     seconds_videos = time.time() - t_gen
+    if not world.is_main:
+        leave(world)
+        return {}
     num_videos = stats["real"].videos
     rows = {row: _row_metrics(row, stats, num_videos, samples_per_video, skipped) for row in stats}
     warnings += _sample_size_warnings(stats)
@@ -146,6 +156,7 @@ def evaluate_model(
         result["fvd"] = None
         result["fvd_skipped_reason"] = skipped["fvd"]
     write_report(result, examples, out_dir, actions=test.actions)
+    leave(world)
     return result
 
 

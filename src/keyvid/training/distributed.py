@@ -60,6 +60,9 @@ class World:
             raise KeyvidError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers ({e})") from None
 
 
+SINGLE = World()  # one process: the world of every run without torchrun
+
+
 def join(world: World, device: torch.device) -> torch.device:
     """Join the process group (once) and return this rank's device.
 
