@@ -1,8 +1,8 @@
 """Training speed against this machine's peak, precision/layout/compile switches side by
 side, and data-parallel scaling from 1 to 2 processes.
 
-- peak: the best FLOP/s of a large fp32 matmul and of a large fp32 convolution, and a
-  bf16 matmul, measured in this run (the denominators below);
+- peak: per precision, the best FLOP/s of large matmuls and 3×3 convolutions (both
+  memory layouts), measured in this run (the denominators below);
 - step: one training step (forward, backward, optimiser; D_im / D_seq included where
   the config has them) on in-memory batches, so that data loading (bench_loader) is
   not counted: steps/s, items/s, model FLOPs per step (convolutions and matmuls,
@@ -10,7 +10,8 @@ side, and data-parallel scaling from 1 to 2 processes.
   see, counted from their sizes), achieved FLOP/s and
   its fraction of the peak, peak resident memory. Each case runs in its own process;
 - ddp: the real `keyvid train stage1` on a generated dataset, 1 process with 2
-  threads against `torchrun` with 2 processes of 1 thread (gloo), pairs/s.
+  threads against `torchrun` with 2 processes of 1 thread (gloo), pairs/s;
+- profile: where the time of a synth stage-1 step goes (top ops, torch.profiler).
 
     python -m benchmarks.train_speed [--quick] [--no-compile] [--no-ddp]
 """
@@ -58,18 +59,51 @@ def best_seconds(fn, repeats: int) -> float:
 
 
 def peak_flops(repeats: int) -> dict:
-    """FLOP/s of large dense kernels: what this machine's cores can do at best."""
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    matmul = 2 * n**3 / best_seconds(lambda: a @ b, repeats)
-    a16, b16 = a.bfloat16(), b.bfloat16()
-    matmul_bf16 = 2 * n**3 / best_seconds(lambda: a16 @ b16, repeats)
-    x = torch.randn(16, 128, 64, 64)
-    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).eval()
-    conv_flops = 2 * 16 * 128 * 128 * 9 * 64 * 64
-    with torch.no_grad():
-        conv_rate = conv_flops / best_seconds(lambda: conv(x), repeats)
-    return {"matmul_fp32": matmul, "matmul_bf16": matmul_bf16, "conv_fp32": conv_rate}
+    """FLOP/s of large dense kernels, per precision: the best this machine's cores do.
+
+    Matmuls of two sizes and a 3×3 convolution in both memory layouts; the peak of a
+    precision is the best of its kernels (on this CPU the channels-last convolution
+    beats the matmul by far, so a matmul alone would flatter the fraction of peak).
+    """
+    rates = {}
+    for dtype, tag in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        for n in (1024, 2048):
+            a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+            rates[f"matmul_{n}_{tag}"] = 2 * n**3 / best_seconds(lambda a=a, b=b: a @ b, repeats)
+        conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).to(dtype).eval()
+        flops = 2 * 16 * 128 * 128 * 9 * 64 * 64
+        for layout, memory in (("nchw", torch.contiguous_format), ("nhwc", torch.channels_last)):
+            x = torch.randn(16, 128, 64, 64, dtype=dtype).contiguous(memory_format=memory)
+            net = conv.to(memory_format=memory)
+            with torch.no_grad():
+                seconds = best_seconds(lambda x=x, net=net: net(x), repeats)
+            rates[f"conv_{layout}_{tag}"] = flops / seconds
+    for tag in ("fp32", "bf16"):
+        rates[f"peak_{tag}"] = max(v for k, v in rates.items() if k.endswith(tag))
+    return rates
+
+
+def profile_top_ops(model: str, variant: str, steps: int = 3, top: int = 12) -> list[dict]:
+    """Where a step's time goes: the ops with the most self CPU time (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    stage, config_file, overrides = MODELS[model]
+    build = _stage1_case if stage == 1 else _stage2_case
+    step, _ = build(CONFIGS / config_file, [*overrides, *VARIANTS[variant], "optim.threads=0"])
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [
+        {
+            "op": e.key,
+            "self_ms_per_step": e.self_cpu_time_total / 1000 / steps,
+            "share": e.self_cpu_time_total / total,
+        }
+        for e in events[:top]
+    ]
 
 
 def _prepare(state, names: list[str], optim) -> None:
@@ -197,7 +231,12 @@ def in_subprocess(model: str, variant: str, steps: int) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         return {"model": model, "variant": variant, "error": proc.stderr.strip()[-300:]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _json_line(proc.stdout)
+
+
+def _json_line(stdout: str):
+    """The JSON a case printed (the profiler may print its own lines after it)."""
+    return json.loads(next(line for line in reversed(stdout.splitlines()) if line[:1] in "[{"))
 
 
 def ddp_scaling(steps: int) -> list[dict]:
@@ -246,19 +285,18 @@ def main() -> None:
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile cases")
     parser.add_argument("--no-ddp", action="store_true", help="skip the 1 vs 2 process run")
     parser.add_argument("--case", nargs=3, help=argparse.SUPPRESS)  # internal: one subprocess
+    parser.add_argument("--profile-case", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         model, variant, steps = args.case
         print(json.dumps(run_case(model, variant, int(steps))))
         return
+    if args.profile_case:
+        print(json.dumps(profile_top_ops(*args.profile_case)))
+        return
 
     peak = peak_flops(repeats=3 if args.quick else 5)
-    best_peak = max(peak["matmul_fp32"], peak["conv_fp32"])
-    print(
-        "peak: matmul fp32 {:.1f}, bf16 {:.1f}, conv fp32 {:.1f} GFLOP/s".format(
-            *(peak[k] / 1e9 for k in ("matmul_fp32", "matmul_bf16", "conv_fp32"))
-        )
-    )
+    print(", ".join(f"{k} {v / 1e9:.0f}" for k, v in peak.items()) + " GFLOP/s")
     models = ["stage1 synth 64²", "stage2 synth"]
     if not args.quick:
         models += ["stage1 paper 128²", "stage2 paper"]
@@ -273,7 +311,9 @@ def main() -> None:
                 continue  # no convolutions in stage 2
             row = in_subprocess(model, variant, steps)
             if "error" not in row:
-                row["fraction_of_peak"] = row["achieved_gflops"] * 1e9 / best_peak
+                # Against the peak of the precision the step computes in.
+                tag = "bf16" if variant == "bf16" else "fp32"
+                row["fraction_of_peak"] = row["achieved_gflops"] * 1e9 / peak[f"peak_{tag}"]
                 base = base or row["step_s"]
                 row["speedup_vs_fp32"] = base / row["step_s"]
             rows.append(row)
@@ -284,14 +324,21 @@ def main() -> None:
     ddp = [] if args.no_ddp else ddp_scaling(steps=20 if args.quick else 60)
     if ddp:
         print_table(ddp, ["processes", "threads_each", "pairs_per_s", "speedup"])
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--profile-case", models[0], "fp32"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    profile = _json_line(proc.stdout) if proc.returncode == 0 else []
+    if profile:
+        print(f"where a {models[0]} fp32 step's time goes:")
+        print_table(profile, ["op", "self_ms_per_step", "share"])
     write_result(
         "train_speed" + ("_quick" if args.quick else ""),
         rows,
         peak_flops=peak,
         ddp_scaling=ddp,
+        profile={"case": f"{models[0]} fp32", "top_ops": profile},
         note="step = one training step on in-memory batches (no data loading); FLOPs = "
-        "convolutions and matmuls, forward + backward, torch.utils.flop_counter; fraction of "
-        "peak against the best of the fp32 matmul and conv peaks measured in the same run",
+        "convolutions and matmuls (LSTMs from their sizes), forward + backward; fraction of "
+        "peak against the best matmul/conv rate of the step's precision measured in this run",
     )
 
 

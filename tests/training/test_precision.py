@@ -102,3 +102,29 @@ def test_channels_last_reaches_2d_and_3d_convolutions():
     assert list(net.parameters()) == params  # same objects: an optimiser still holds them
     assert net[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert net[1].weight.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_a_wrapped_model_is_called_not_tested_for_truth(data):
+    # torch.compile's wrapper raises on len(): the step must only call it.
+    from keyvid.config import load_config
+    from keyvid.losses.reconstruction import ReconstructionLoss
+    from keyvid.training.config import Stage1Config
+    from keyvid.training.stage1 import build_state, train_step
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def __len__(self):
+            raise TypeError("no len()")
+
+        def forward(self, *args):
+            return self.inner(*args)
+
+    config = load_config(Stage1Config, None, STEPS)
+    state = build_state(config, torch.device("cpu"))
+    state.parallel["model"] = Wrapped(state.model)
+    batch = {"source": torch.rand(4, 3, 32, 32), "target": torch.rand(4, 3, 32, 32)}
+    logged, _ = train_step(state, ReconstructionLoss.from_config("pixel", None), batch, config)
+    assert state.step == 1 and logged["loss/total"] > 0

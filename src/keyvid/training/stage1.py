@@ -51,7 +51,7 @@ def generator_losses(
     ``forward`` runs the model where it is wrapped (DDP, compiled); ``model`` itself
     serves the detector-only terms.
     """
-    out = (forward or model)(batch["source"], batch["target"])
+    out = (model if forward is None else forward)(batch["source"], batch["target"])
     target = batch["target"]
     losses = {"reconstruction": reconstruction(out.translation.image, target)}
     total = config.loss.reconstruction_weight * losses["reconstruction"]
