@@ -131,7 +131,7 @@ class Pipeline:
 
     # -- generation ------------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(
         self,
         image,
@@ -164,7 +164,7 @@ class Pipeline:
         name = self.actions[index] if index is not None else None
         return self._render(x, k0, keypoints, name)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def animate(self, image, driving: np.ndarray) -> Generation:
         """Move ``image`` as the object in ``driving`` (T, H, W, 3) moves (relative motion).
 
