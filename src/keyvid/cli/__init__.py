@@ -14,6 +14,7 @@ import traceback
 from keyvid import __version__
 from keyvid.cli import data as data_cli
 from keyvid.cli import demo as demo_cli
+from keyvid.cli import edit as edit_cli
 from keyvid.cli import evaluate as evaluate_cli
 from keyvid.cli import export as export_cli
 from keyvid.cli import extract as extract_cli
@@ -24,6 +25,7 @@ from keyvid.errors import KeyvidError, TrainingStopped
 COMMAND_GROUPS = (
     demo_cli,
     predict_cli,
+    edit_cli,
     data_cli,
     extract_cli,
     train_cli,

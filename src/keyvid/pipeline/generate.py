@@ -185,6 +185,33 @@ class Pipeline:
         keypoints = (k0 + (track - track[:1]))[None]  # (1, T, K, 2)
         return self._render(x, k0, keypoints, None)
 
+    @torch.inference_mode()
+    def detect(self, image) -> np.ndarray:
+        """The image's keypoints, (K, 2) in [-1, 1]: the starting point of an edit."""
+        return self.stage1.detector(prepare_image(image, self.image_size))[0].float().numpy()
+
+    @torch.inference_mode()
+    def edit(self, image, keypoints: np.ndarray) -> Generation:
+        """Render ``image`` with its object posed as ``keypoints`` (K, 2) or (N, K, 2): the
+        translator's analogy from the detected keypoints to the given ones (paper Fig. 8:
+        move keypoints to move, stretch or remove parts). Frame 0 is the input, frame n
+        the n-th keypoint set."""
+        targets = torch.as_tensor(np.asarray(keypoints, dtype=np.float32))
+        if targets.dim() == 2:
+            targets = targets[None]
+        k = self.stage1.detector.config.num_keypoints
+        if targets.dim() != 3 or targets.shape[1:] != (k, 2):
+            raise KeyvidError(
+                f"keypoints of shape {tuple(targets.shape)} do not fit this model: it has "
+                f"{k} keypoints, so give ({k}, 2) or (N, {k}, 2)"
+            )
+        if not torch.isfinite(targets).all():
+            raise KeyvidError("keypoints must be finite numbers")
+        x = prepare_image(image, self.image_size)
+        k0 = self.stage1.detector(x)  # (1, K, 2)
+        keypoints = torch.cat([k0, targets])[None]  # (1, 1 + N, K, 2)
+        return self._render(x, k0, keypoints, None)
+
     def _render_batch(self) -> int:
         device = next(self.stage1.parameters()).device
         return RENDER_BATCH.get(device.type, RENDER_BATCH["cuda"])

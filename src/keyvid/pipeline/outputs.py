@@ -66,13 +66,18 @@ def save_videos(
 
 def save_keypoints_json(result: Generation, path: str | Path) -> Path:
     """Keypoint sequences as JSON: ``keypoints[sample][frame][k] = [x, y]`` in [-1, 1]."""
+    return write_keypoints_json(result.keypoints, path, action=result.action)
+
+
+def write_keypoints_json(keypoints: np.ndarray, path: str | Path, *, action=None) -> Path:
+    """(S, T, K, 2) keypoints in the format ``load_keypoints_json`` reads."""
     path = Path(path)
     doc = {
-        "action": result.action,
+        "action": action,
         "coordinates": "(x, y) in [-1, 1]: -1 is the centre of the first pixel, "
         "+1 the centre of the last (grid_sample, align_corners=True)",
         "frame_0": "the input image",
-        "keypoints": np.round(result.keypoints, 5).tolist(),
+        "keypoints": np.round(np.asarray(keypoints, dtype=np.float64), 5).tolist(),
     }
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(doc) + "\n")
