@@ -18,8 +18,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Write the weights a checkpoint needs for inference (no optimiser state, "
         "no discriminator) with its config and metadata to OUT, e.g. to ship a model. "
         "A stage-2 checkpoint is bundled with its stage 1 into one pipeline folder, which "
-        "`keyvid predict --checkpoint OUT` loads.",
-        epilog="Example: keyvid export runs/stage2-synth_stage2 src/keyvid/pretrained/synth",
+        "`keyvid predict --checkpoint OUT` loads. With --format onnx, a pipeline (stage 1 + "
+        "2) becomes ONNX files (detector, translator encoder and renderer, motion generator "
+        "start and one decoder step) and a manifest, for onnxruntime without torch "
+        "(examples/onnx_generate.py).",
+        epilog="Examples: keyvid export runs/stage2-synth_stage2 src/keyvid/pretrained/synth; "
+        "keyvid export synth onnx-synth --format onnx",
     )
     export.add_argument("checkpoint", help="checkpoint folder, run folder or shipped name")
     export.add_argument("out", type=Path, help="folder to write (must not exist)")
@@ -32,6 +36,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--stage1",
         help="stage-2 checkpoints: the stage 1 to bundle (default: the one in its config)",
     )
+    export.add_argument(
+        "--format",
+        choices=("keyvid", "onnx"),
+        default="keyvid",
+        help="keyvid: safetensors + config (default); onnx: ONNX files + manifest",
+    )
     export.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     export.set_defaults(handler=run_export)
 
@@ -42,6 +52,9 @@ def run_export(args: argparse.Namespace) -> None:
 
     if args.out.exists() and not args.overwrite:
         raise KeyvidError(f"{args.out} exists; pass --overwrite to replace it")
+    if args.format == "onnx":
+        run_onnx_export(args)
+        return
     source = resolve_checkpoint(args.checkpoint)
     if read_meta(source).get("kind") == "stage2":
         dest = export_pipeline(source, args.out, stage1=args.stage1)
@@ -61,3 +74,20 @@ def run_export(args: argparse.Namespace) -> None:
         dest = export_checkpoint(source, args.out, networks=networks)
         what = ", ".join(networks)
     print(f"exported {what} at step {read_meta(dest)['step']} to {dest}")
+
+
+def run_onnx_export(args: argparse.Namespace) -> None:
+    from keyvid.pipeline.generate import Pipeline
+    from keyvid.pipeline.onnx import export_onnx
+
+    if args.networks is not None:
+        raise KeyvidError("--networks does not apply to --format onnx (it exports them all)")
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise KeyvidError(
+            "ONNX export needs the onnx package: pip install 'keyvid[onnx]'"
+        ) from None
+    pipe = Pipeline.from_pretrained(args.checkpoint, stage1=args.stage1)
+    dest = export_onnx(pipe, args.out)
+    print(f"exported {', '.join(sorted(p.name for p in dest.glob('*.onnx')))} to {dest}")

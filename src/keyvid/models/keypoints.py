@@ -45,7 +45,8 @@ def gaussian_maps(
     the maps, so it is left out to keep their values in [0, 1]. ``sigma`` is in
     normalised units (the authors' code: inverse std 14.3, σ ≈ 0.07).
     """
-    h, w = (size, size) if isinstance(size, int) else size
+    # A pair is (H, W); anything else one side (a traced shape is a 0-d tensor, not an int).
+    h, w = size if isinstance(size, tuple | list) else (int(size), int(size))
     xs = grid_1d(w, keypoints.device, keypoints.dtype)  # (W,)
     ys = grid_1d(h, keypoints.device, keypoints.dtype)  # (H,)
     gx = torch.exp(-((xs - keypoints[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, K, W)
