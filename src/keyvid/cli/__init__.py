@@ -19,6 +19,7 @@ from keyvid.cli import evaluate as evaluate_cli
 from keyvid.cli import export as export_cli
 from keyvid.cli import extract as extract_cli
 from keyvid.cli import predict as predict_cli
+from keyvid.cli import serve as serve_cli
 from keyvid.cli import train as train_cli
 from keyvid.errors import KeyvidError, TrainingStopped
 
@@ -26,6 +27,7 @@ COMMAND_GROUPS = (
     demo_cli,
     predict_cli,
     edit_cli,
+    serve_cli,
     data_cli,
     extract_cli,
     train_cli,

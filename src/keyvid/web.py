@@ -1,0 +1,237 @@
+"""``keyvid serve``: the Python API as a Gradio web page (predict, animate, edit keypoints).
+
+Every tab calls ``Pipeline`` and nothing else; its outputs are written under one
+temporary folder of the server, the only files it serves. Requests queue one at a
+time (one model, a few cores); long ones show progress. Bad input (a file that is
+not an image or a video, keypoints of the wrong count) becomes a message on the page
+or an API error, and the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from keyvid.errors import KeyvidError
+from keyvid.io import read_image, read_video, write_image, write_video
+from keyvid.pipeline.generate import Pipeline
+from keyvid.pipeline.outputs import render_videos, write_keypoints_json
+from keyvid.viz import draw_keypoints_video, upscale, video_grid
+
+MAX_UPLOAD = "20mb"  # an image or a short clip; larger uploads are refused by the server
+MAX_DRIVING_FRAMES = 256
+VIEW_SCALE = 4  # 64×64 frames shown at 256×256
+
+
+class WebDemo:
+    """The functions behind the page, usable (and tested) without a browser."""
+
+    def __init__(self, checkpoint: str = "synth") -> None:
+        self.pipe = Pipeline.from_pretrained(checkpoint)
+        self.outputs = Path(tempfile.mkdtemp(prefix="keyvid-serve-"))
+
+    def _path(self, suffix: str) -> Path:
+        return self.outputs / f"{uuid.uuid4().hex}{suffix}"
+
+    # Gradio injects its progress tracker where a parameter defaults to gr.Progress().
+    def predict(self, image, action, frames, samples, seed, overlay, progress=gr.Progress()):  # noqa: B008
+        """Image + action -> (GIF of the samples side by side, [GIF, keypoints JSON])."""
+        image = _require_image(image)
+        progress(0.1, desc="generating")
+        try:
+            act = action if self.pipe.uses_action else None
+            result = self.pipe(image, act, frames=int(frames), samples=int(samples), seed=int(seed))
+        except KeyvidError as e:
+            raise gr.Error(str(e)) from None
+        progress(0.8, desc="writing")
+        videos = render_videos(result, overlay=bool(overlay), scale=VIEW_SCALE)
+        gif = write_video(self._path(".gif"), video_grid(list(videos), ncols=len(videos)), fps=8)
+        keypoints = write_keypoints_json(result.keypoints, self._path(".json"), action=act)
+        return str(gif), [str(gif), str(keypoints)]
+
+    def animate(self, image, driving, overlay, progress=gr.Progress()):  # noqa: B008
+        """Image + driving video file -> GIF of the image moving as the video's object."""
+        image = _require_image(image)
+        if not driving:
+            raise gr.Error("upload a driving video (mp4, gif, mov, ...)")
+        progress(0.1, desc="reading the driving video")
+        try:
+            frames = read_video(driving, max_frames=MAX_DRIVING_FRAMES)
+            result = self.pipe.animate(image, frames)
+        except KeyvidError as e:
+            raise gr.Error(str(e)) from None
+        video = render_videos(result, overlay=bool(overlay), scale=VIEW_SCALE)[0]
+        return str(write_video(self._path(".gif"), video, fps=8))
+
+    def detect(self, image):
+        """Image -> (image with numbered keypoints, table of their coordinates)."""
+        image = _require_image(image)
+        points = self.pipe.detect(image)
+        return self._overlay(image, points), _table(points)
+
+    def move(self, image, table, index, event: gr.SelectData):
+        """A click on the overlay puts keypoint ``index`` there."""
+        image = _require_image(image)
+        points = _points(table, self.pipe.stage1.detector.config.num_keypoints)
+        size = self.pipe.image_size * VIEW_SCALE
+        x, y = event.index  # pixel of the shown (upscaled) overlay
+        index = int(index)
+        if not 0 <= index < len(points):
+            raise gr.Error(f"keypoint index must be 0 to {len(points) - 1}")
+        points[index] = (2 * x / (size - 1) - 1, 2 * y / (size - 1) - 1)
+        return self._overlay(image, points), _table(points)
+
+    def edit(self, image, table):
+        """Image + edited keypoint table -> the image posed as the table says."""
+        image = _require_image(image)
+        points = _points(table, self.pipe.stage1.detector.config.num_keypoints)
+        try:
+            result = self.pipe.edit(image, points)
+        except KeyvidError as e:
+            raise gr.Error(str(e)) from None
+        frame = upscale(result.frames[0, 1:], VIEW_SCALE)[0]
+        return str(write_image(self._path(".png"), frame))
+
+    def _overlay(self, image, points: np.ndarray) -> np.ndarray:
+        from keyvid.pipeline.generate import prepare_image
+
+        x = prepare_image(image, self.pipe.image_size)[0].permute(1, 2, 0).numpy()
+        frame = upscale((x * 255).round().astype(np.uint8)[None], VIEW_SCALE)
+        return draw_keypoints_video(frame, points[None])[0]
+
+
+def _require_image(image) -> np.ndarray:
+    """An uploaded file (read by keyvid, whose errors say what is wrong) or an array."""
+    if image is None:
+        raise gr.Error("upload an image first (PNG, JPEG, ...)")
+    if isinstance(image, str | Path):
+        try:
+            return read_image(image)
+        except KeyvidError as e:
+            raise gr.Error(str(e)) from None
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise gr.Error("that upload is not an image")
+    return array
+
+
+def _table(points: np.ndarray) -> list[list[float]]:
+    return [[i, round(float(x), 4), round(float(y), 4)] for i, (x, y) in enumerate(points)]
+
+
+def _points(table, count: int) -> np.ndarray:
+    """The keypoint table (rows ``index, x, y``) back as (K, 2), checked."""
+    rows = table.values.tolist() if hasattr(table, "values") else list(table or [])
+    try:
+        points = np.array([[float(r[1]), float(r[2])] for r in rows], dtype=np.float32)
+    except (TypeError, ValueError, IndexError):
+        raise gr.Error("every keypoint row needs numbers: index, x, y") from None
+    if len(points) != count:
+        raise gr.Error(f"the model has {count} keypoints; the table has {len(points)} rows")
+    if not np.isfinite(points).all() or np.abs(points).max() > 4:
+        raise gr.Error("keypoints must be finite (x, y) in [-1, 1] (at most ±4)")
+    return points
+
+
+def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> gr.Blocks:
+    """The page: Predict, Animate and Edit keypoints tabs over one ``WebDemo``."""
+    demo = WebDemo(checkpoint)
+    pipe = demo.pipe
+    with gr.Blocks(title="keyvid") as app:
+        gr.Markdown(
+            "# keyvid\nOne image + an action -> a video, through keypoints learned without "
+            f"labels. Model: `{checkpoint}` ({pipe.image_size}×{pipe.image_size})."
+        )
+        with gr.Tab("Predict"):
+            with gr.Row():
+                with gr.Column():
+                    image = gr.Image(label="Image", type="filepath", sources=["upload"])
+                    action = gr.Dropdown(
+                        list(pipe.actions), value=pipe.actions[0], label="Action",
+                        visible=pipe.uses_action,
+                    )  # fmt: skip
+                    frames = gr.Slider(1, 128, value=32, step=1, label="Frames")
+                    samples = gr.Slider(1, 4, value=1, step=1, label="Samples")
+                    seed = gr.Number(0, precision=0, label="Seed")
+                    overlay = gr.Checkbox(False, label="Show keypoints")
+                    run = gr.Button("Generate", variant="primary")
+                with gr.Column():
+                    video = gr.Image(label="Video (GIF)", type="filepath")
+                    files = gr.File(label="Download (GIF, keypoints JSON)", file_count="multiple")
+            if examples:
+                gr.Examples(examples, inputs=image)
+            run.click(
+                demo.predict, [image, action, frames, samples, seed, overlay], [video, files],
+                api_name="predict",
+            )  # fmt: skip
+        with gr.Tab("Animate"):
+            with gr.Row():
+                with gr.Column():
+                    a_image = gr.Image(label="Image", type="filepath", sources=["upload"])
+                    driving = gr.File(label="Driving video", file_types=["video", ".gif"])
+                    a_overlay = gr.Checkbox(False, label="Show keypoints")
+                    a_run = gr.Button("Animate", variant="primary")
+                a_video = gr.Image(label="Video (GIF)", type="filepath")
+            a_run.click(demo.animate, [a_image, driving, a_overlay], a_video, api_name="animate")
+        with gr.Tab("Edit keypoints"):
+            gr.Markdown(
+                "Detect the keypoints, then move them: pick a keypoint number and click where "
+                "it should go, or edit its x, y (in [-1, 1]) in the table. Render poses the "
+                "image as the keypoints say (move them all to move the object, one to move a "
+                "part, off the image to remove it)."
+            )
+            with gr.Row():
+                with gr.Column():
+                    e_image = gr.Image(label="Image", type="filepath", sources=["upload"])
+                    detect = gr.Button("Detect keypoints")
+                    index = gr.Number(0, precision=0, label="Keypoint to move on click")
+                with gr.Column():
+                    shown = gr.Image(label="Keypoints (click to move)", type="numpy")
+                    table = gr.Dataframe(
+                        headers=["keypoint", "x", "y"], datatype=["number"] * 3,
+                        label="Keypoints", interactive=True,
+                    )  # fmt: skip
+                    render = gr.Button("Render", variant="primary")
+                    edited = gr.Image(label="Edited", type="filepath")
+            detect.click(demo.detect, e_image, [shown, table], api_name="detect")
+            shown.select(demo.move, [e_image, table, index], [shown, table])
+            render.click(demo.edit, [e_image, table], edited, api_name="edit")
+    return app
+
+
+def serve(
+    checkpoint: str = "synth",
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    examples: list[str] | None = None,
+    block: bool = True,
+):
+    """Start the server (localhost by default); returns the app (running, when not blocking)."""
+    app = build_app(checkpoint, examples)
+    app.queue(default_concurrency_limit=1)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        max_file_size=MAX_UPLOAD,
+        prevent_thread_lock=not block,
+        show_error=True,
+        quiet=not block,
+    )
+    return app
+
+
+def example_images(count: int = 3, size: int = 64) -> list[str]:
+    """A few unseen synthetic actors as PNG files, to try the page without an image."""
+    from keyvid.data.synth import render_video
+
+    folder = Path(tempfile.mkdtemp(prefix="keyvid-examples-"))
+    paths = []
+    for i in range(count):
+        frames, _ = render_video(i * 3, np.random.SeedSequence(1000 + i), size=size, frames=1)
+        paths.append(str(write_image(folder / f"actor{i}.png", frames[0])))
+    return paths
