@@ -89,6 +89,13 @@ def test_bad_input_is_a_message_and_the_server_keeps_serving(server):
         client.predict(handle_file(str(image)), short, api_name="/edit")
     with pytest.raises(Exception, match="driving video"):
         client.predict(handle_file(str(image)), None, False, api_name="/animate")
+    notes = folder / "notes.mp4"
+    notes.write_text("not a video")
+    with pytest.raises(Exception, match="cannot read video"):
+        client.predict(handle_file(str(image)), handle_file(str(notes)), False,
+                       api_name="/animate")  # fmt: skip
+    with pytest.raises(Exception, match="dance"):
+        client.predict(handle_file(str(image)), "dance", 2, 1, 0, False, api_name="/predict")
     gif, _ = client.predict(handle_file(str(image)), "squats", 2, 1, 0, False, api_name="/predict")
     assert len(read_video(gif)) == 3
 
