@@ -53,7 +53,7 @@ def test_predict_over_http_is_deterministic(server):
         2 * SHOWN + 6,
         3,
     )  # input + 5 frames, 2 samples side by side
-    assert sorted(f.rsplit(".", 1)[1] for f in files) == ["gif", "json"]
+    assert sorted(f.rsplit(".", 1)[1] for f in files) == ["gif", "json", "mp4"]
     again, _ = client.predict(handle_file(str(image)), "squats", 5, 2, 7, False,
                               api_name="/predict")  # fmt: skip
     np.testing.assert_array_equal(read_video(again), video)

@@ -39,7 +39,7 @@ class WebDemo:
 
     # Gradio injects its progress tracker where a parameter defaults to gr.Progress().
     def predict(self, image, action, frames, samples, seed, overlay, progress=gr.Progress()):  # noqa: B008
-        """Image + action -> (GIF of the samples side by side, [GIF, keypoints JSON])."""
+        """Image + action -> (GIF of the samples side by side, [GIF, MP4, keypoints JSON])."""
         image = _require_image(image)
         progress(0.1, desc="generating")
         try:
@@ -49,9 +49,11 @@ class WebDemo:
             raise gr.Error(str(e)) from None
         progress(0.8, desc="writing")
         videos = render_videos(result, overlay=bool(overlay), scale=VIEW_SCALE)
-        gif = write_video(self._path(".gif"), video_grid(list(videos), ncols=len(videos)), fps=8)
+        grid = video_grid(list(videos), ncols=len(videos))
+        gif = write_video(self._path(".gif"), grid, fps=8)
+        mp4 = write_video(self._path(".mp4"), grid, fps=8)
         keypoints = write_keypoints_json(result.keypoints, self._path(".json"), action=act)
-        return str(gif), [str(gif), str(keypoints)]
+        return str(gif), [str(gif), str(mp4), str(keypoints)]
 
     def animate(self, image, driving, overlay, progress=gr.Progress()):  # noqa: B008
         """Image + driving video file -> GIF of the image moving as the video's object."""
@@ -161,7 +163,9 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
                     run = gr.Button("Generate", variant="primary")
                 with gr.Column():
                     video = gr.Image(label="Video (GIF)", type="filepath")
-                    files = gr.File(label="Download (GIF, keypoints JSON)", file_count="multiple")
+                    files = gr.File(
+                        label="Download (GIF, MP4, keypoints JSON)", file_count="multiple"
+                    )
             if examples:
                 gr.Examples(examples, inputs=image)
             run.click(
