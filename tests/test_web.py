@@ -134,3 +134,17 @@ def test_no_file_outside_the_outputs_is_served(server):
             assert e.code in (403, 404), path
             continue
         assert "root:" not in body, path
+
+
+def test_a_click_on_the_overlay_moves_the_chosen_keypoint(server):
+    from types import SimpleNamespace
+
+    from keyvid.web import WebDemo
+
+    _, _, image, _, folder = server
+    demo = WebDemo(str(folder / "pipeline"))
+    shown, table = demo.detect(str(image))
+    assert shown.shape == (SHOWN, SHOWN, 3) and len(table) == NUM_KEYPOINTS
+    click = SimpleNamespace(index=(SHOWN - 1, 0))  # the top-right pixel of the shown image
+    _, moved = demo.move(str(image), table, 2, click)
+    assert moved[2][1:] == [1.0, -1.0] and moved[:2] == table[:2] and moved[3:] == table[3:]
