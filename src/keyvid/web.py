@@ -9,9 +9,13 @@ or an API error, and the server keeps serving.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from pathlib import Path
+
+# Nothing leaves the machine: no usage analytics (Gradio sends them unless told not to).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 import numpy as np
