@@ -220,7 +220,10 @@ class ReconstructionLoss(nn.Module):
             )
         target = target.detach()  # the real frame is data; no gradient goes into it
         if self.vgg is None:
-            return multiscale_l1_ssim(pred, target, self.scales)
+            # In fp32 even under bf16 autocast: SSIM's variances (E[x²] − E[x]²) lose all
+            # their digits in bf16, go negative and make the loss NaN from the first step.
+            with torch.autocast(pred.device.type, enabled=False):
+                return multiscale_l1_ssim(pred.float(), target.float(), self.scales)
         # Target features need no graph: computed without it, they cost no activation memory.
         with torch.no_grad():
             feats_target = self.vgg(target, self.layers)
