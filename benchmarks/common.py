@@ -6,6 +6,8 @@ import datetime as _dt
 import json
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -63,3 +65,14 @@ def write_result(name: str, results: list[dict], **extra) -> Path:
 
 def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Fastest of ``repeats`` timed calls (after one warm-up): the least disturbed figure."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best

@@ -9,28 +9,17 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import best_of, print_table, write_result
 from keyvid.pipeline.generate import Pipeline, prepare_image
 from keyvid.pipeline.onnx import export_onnx
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_generate.py"
 FRAMES = 32
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def load_example():

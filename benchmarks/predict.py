@@ -19,24 +19,13 @@ import time
 import numpy as np
 import torch
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import best_of, print_table, write_result
 from keyvid.config import from_dict, to_dict
 from keyvid.models.motion import MotionGenerator
 from keyvid.models.stage1 import KeypointTranslator
 from keyvid.pipeline.demo import demo_actors
 from keyvid.pipeline.generate import Pipeline
 from keyvid.training.config import Stage1Config
-
-
-def best_of(fn, repeats: int) -> float:
-    """Fastest of ``repeats`` timed calls (after one warm-up): the least disturbed figure."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def pipeline_at(size: int, base: Pipeline) -> Pipeline:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import print_table, write_result
+from benchmarks.common import best_of, print_table, write_result
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # (stage, size, config file, overrides): the synth CPU default and the paper's sizes.
@@ -48,16 +48,6 @@ VARIANTS = {
 }
 
 
-def best_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def peak_flops(repeats: int) -> dict:
     """FLOP/s of large dense kernels, per precision: the best this machine's cores do.
 
@@ -69,14 +59,14 @@ def peak_flops(repeats: int) -> dict:
     for dtype, tag in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
         for n in (1024, 2048):
             a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-            rates[f"matmul_{n}_{tag}"] = 2 * n**3 / best_seconds(lambda a=a, b=b: a @ b, repeats)
+            rates[f"matmul_{n}_{tag}"] = 2 * n**3 / best_of(lambda a=a, b=b: a @ b, repeats)
         conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False).to(dtype).eval()
         flops = 2 * 16 * 128 * 128 * 9 * 64 * 64
         for layout, memory in (("nchw", torch.contiguous_format), ("nhwc", torch.channels_last)):
             x = torch.randn(16, 128, 64, 64, dtype=dtype).contiguous(memory_format=memory)
             net = conv.to(memory_format=memory)
             with torch.no_grad():
-                seconds = best_seconds(lambda x=x, net=net: net(x), repeats)
+                seconds = best_of(lambda x=x, net=net: net(x), repeats)
             rates[f"conv_{layout}_{tag}"] = flops / seconds
     for tag in ("fp32", "bf16"):
         rates[f"peak_{tag}"] = max(v for k, v in rates.items() if k.endswith(tag))
@@ -107,17 +97,15 @@ def profile_top_ops(model: str, variant: str, steps: int = 3, top: int = 12) -> 
 
 
 def _prepare(state, names: list[str], optim) -> None:
-    """The trainers' switches on a state's networks: channels-last, compile."""
-    from keyvid.training.precision import compiled, to_channels_last
+    """The trainers' switches (channels-last, compile) on a state's networks, one process."""
+    from keyvid.training.distributed import SINGLE
+    from keyvid.training.session import train_module
 
     for name in names:
-        module = getattr(state, name)
-        if module is None:
-            continue
-        if optim.channels_last:
-            to_channels_last(module)
-        if optim.compile:
-            state.parallel[name] = compiled(module)
+        if getattr(state, name) is not None:
+            state.parallel[name] = train_module(
+                getattr(state, name), SINGLE, torch.device("cpu"), optim
+            )
 
 
 def _stage1_case(config_path: Path, overrides: list[str]):

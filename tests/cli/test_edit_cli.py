@@ -8,22 +8,10 @@ import numpy as np
 import pytest
 
 from keyvid.cli import main
-from keyvid.data.format import PreparedDataset
-from keyvid.io import read_image, write_image
+from keyvid.io import read_image
 from keyvid.pipeline.generate import Pipeline
 from keyvid.pipeline.outputs import load_keypoints_json
-from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS, build_tiny_models
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def image(models, tmp_path_factory):
-    frame = np.array(PreparedDataset(models.data, "test").frames(0)[0])
-    return write_image(tmp_path_factory.mktemp("image") / "actor.png", frame)
+from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS
 
 
 def edit(models, image, *extra: str) -> int:

@@ -11,24 +11,12 @@ from safetensors.torch import load_file
 from keyvid.cli import main
 from keyvid.data.actions import PENN_ACTIONS
 from keyvid.data.format import PreparedDataset
-from keyvid.io import read_video, write_image, write_video
+from keyvid.io import read_video, write_video
 from keyvid.pipeline.generate import Pipeline
-from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS, build_tiny_models
+from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS
 
 S = IMAGE_SIZE
 GRID_PAD = 2  # keyvid.viz.video_grid's padding around every cell
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def image(models, tmp_path_factory):
-    """An unseen actor (first frame of a test video, 64×64) as a PNG file."""
-    frame = np.array(PreparedDataset(models.data, "test").frames(0)[0])
-    return write_image(tmp_path_factory.mktemp("image") / "actor.png", frame)
 
 
 def predict(models, image, out, *extra: str) -> int:

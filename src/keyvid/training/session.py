@@ -14,9 +14,8 @@ rank 0 alone writes the run folder, logs, evaluates and checkpoints.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -54,7 +53,6 @@ class TrainingSession:
     device: torch.device
     precision: Precision
     resume_from: Checkpoint | None = None
-    _t0: float = field(default_factory=time.time)
 
     @classmethod
     def start(
@@ -98,14 +96,8 @@ class TrainingSession:
         logger.info("resumed from %s at step %d", ckpt.path, state.step)
 
     def train_module(self, module: nn.Module, *, batch_norm: bool = True) -> nn.Module:
-        """The module as the step should call it: global-batch norm, channels-last,
-        DDP and compiled as configured. Its weights stay those of ``module``."""
-        if batch_norm:
-            module = sync_batch_norm(module, self.world, self.device)
-        if self.optim.channels_last:
-            to_channels_last(module)
-        wrapped = parallel(module, self.world, self.device)
-        return compiled(wrapped) if self.optim.compile else wrapped
+        """``train_module`` of this session's world, device and switches."""
+        return train_module(module, self.world, self.device, self.optim, batch_norm=batch_norm)
 
     def loader(self, dataset: Dataset, *, start_step: int, num_workers: int = 0) -> DataLoader:
         """This rank's endless batches, from the sample the run has reached."""
@@ -190,3 +182,21 @@ class TrainingSession:
             )
         finally:
             leave(world)
+
+
+def train_module(
+    module: nn.Module,
+    world: World,
+    device: torch.device,
+    optim: OptimConfig,
+    *,
+    batch_norm: bool = True,
+) -> nn.Module:
+    """The module as a step should call it: global-batch norm, channels-last, DDP and
+    compiled as ``optim`` says. Its weights stay those of ``module``."""
+    if batch_norm:
+        module = sync_batch_norm(module, world, device)
+    if optim.channels_last:
+        to_channels_last(module)
+    wrapped = parallel(module, world, device)
+    return compiled(wrapped) if optim.compile else wrapped
