@@ -22,7 +22,7 @@ import numpy as np
 
 from keyvid.errors import KeyvidError
 from keyvid.io import read_image, read_video, write_image, write_video
-from keyvid.pipeline.generate import Pipeline
+from keyvid.pipeline.generate import Pipeline, prepare_image
 from keyvid.pipeline.outputs import render_videos, write_keypoints_json
 from keyvid.viz import draw_keypoints_video, upscale, video_grid
 
@@ -103,8 +103,6 @@ class WebDemo:
         return str(write_image(self._path(".png"), frame))
 
     def _overlay(self, image, points: np.ndarray) -> np.ndarray:
-        from keyvid.pipeline.generate import prepare_image
-
         x = prepare_image(image, self.pipe.image_size)[0].permute(1, 2, 0).numpy()
         frame = upscale((x * 255).round().astype(np.uint8)[None], VIEW_SCALE)
         return draw_keypoints_video(frame, points[None])[0]

@@ -18,6 +18,7 @@ from keyvid.data.actions import normalize_action_name
 from keyvid.data.sources import (
     PrepareReport,
     SourceVideo,
+    folder_listing,
     list_videos,
     read_centered,
     video_id,
@@ -33,11 +34,11 @@ def fomm_videos(src: Path, size: int) -> list[SourceVideo]:
     if not src.is_dir():
         raise KeyvidError(f"--src {src} is not a folder; pass the folder holding train/ and test/")
     if not (src / "train").is_dir():
-        found = sorted(p.name + ("/" if p.is_dir() else "") for p in src.iterdir())[:8]
+        found = folder_listing(src)
         raise KeyvidError(
             f"--src {src} is not First Order Motion Model's layout: expected the folders "
             f"train/ and test/ holding videos (frame folders, .mp4, .gif, .mov, .png strips); "
-            f"found: {', '.join(found) or 'nothing'}"
+            f"found: {found}"
         )
     videos = []
     for split in ("train", "test"):

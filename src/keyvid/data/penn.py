@@ -33,7 +33,14 @@ import numpy as np
 from keyvid.data.actions import PENN_ACTIONS, normalize_action_name
 from keyvid.data.crop import Box, box_around, center_box, crop_resize, points_into_box
 from keyvid.data.skeleton import JOINT_NAMES
-from keyvid.data.sources import Clip, PrepareReport, SourceVideo, logger, write_sources
+from keyvid.data.sources import (
+    Clip,
+    PrepareReport,
+    SourceVideo,
+    folder_listing,
+    logger,
+    write_sources,
+)
 from keyvid.errors import KeyvidError
 from keyvid.io.image import read_image
 
@@ -60,11 +67,11 @@ def check_layout(src: Path) -> None:
         raise KeyvidError(f"--src {src} is not a folder; pass the unpacked Penn_Action folder")
     missing = [name for name in ("frames", "labels") if not (src / name).is_dir()]
     if missing:
-        found = sorted(p.name + ("/" if p.is_dir() else "") for p in src.iterdir())[:8]
+        found = folder_listing(src)
         raise KeyvidError(
             f"--src {src} is not the Penn Action layout: expected the folders frames/ "
             f"(frames/0001/000001.jpg ...) and labels/ (labels/0001.mat ...), missing "
-            f"{', '.join(m + '/' for m in missing)}; found: {', '.join(found) or 'nothing'}"
+            f"{', '.join(m + '/' for m in missing)}; found: {found}"
         )
 
 

@@ -188,6 +188,12 @@ def list_videos(folder: Path) -> list[Path]:
     return videos
 
 
+def folder_listing(folder: Path, most: int = 8) -> str:
+    """What a folder holds, for a message about a layout it does not have."""
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    return ", ".join(names[:most]) or "nothing"
+
+
 def video_id(path: Path, root: Path) -> str:
     """``root/a/b.mp4`` -> ``a/b``: unique within a source and readable in reports."""
     relative = path.relative_to(root)
