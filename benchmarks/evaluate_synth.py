@@ -11,6 +11,8 @@ synthetic test split, then prints each target beside its figure:
 
     keyvid data synth data/synth-seed7 --seed 7     # fresh actors: no model saw them
     python -m benchmarks.evaluate_synth --data data/synth-seed7 --out eval/synth
+    python -m benchmarks.evaluate_synth --data data/synth-seed7 --motion-scale 1 \
+        --name evaluation_synth_raw    # without travel calibration
 """
 
 from __future__ import annotations
@@ -53,10 +55,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("eval/synth"))
     parser.add_argument("--checkpoint", default="synth")
     parser.add_argument("--samples-per-video", type=int, default=1)
+    parser.add_argument(
+        "--motion-scale",
+        type=float,
+        help="override the models' measured travel factors (1: raw samples, the ablation)",
+    )
     parser.add_argument("--name", default="evaluation_synth", help="result file name")
     args = parser.parse_args()
     metrics = evaluate_model(
-        args.checkpoint, args.data, args.out, samples_per_video=args.samples_per_video
+        args.checkpoint,
+        args.data,
+        args.out,
+        samples_per_video=args.samples_per_video,
+        motion_scale=args.motion_scale,
     )
     rows = targets(metrics)
     print_table(rows, ["target", "value", "aim", "met"])

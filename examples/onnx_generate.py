@@ -52,6 +52,9 @@ def sample_keypoints(manifest, sessions, k0, action, frames, noise) -> np.ndarra
     each from zero LSTM state and a fresh ``noise()`` (1, latent) draw."""
     out, start = [], k0
     state_shape = (manifest["layers"], 1, manifest["hidden"])
+    # How far the keypoints move, measured per action when the model was trained.
+    factors = manifest["travel_scale"]
+    scale = factors[action] if manifest["actions"] is not None else factors[0]
     while len(out) < frames:
         inputs = {"k0": start, "eps": noise().astype(np.float32)}
         if manifest["actions"] is not None:
@@ -66,7 +69,7 @@ def sample_keypoints(manifest, sessions, k0, action, frames, noise) -> np.ndarra
                 x = np.zeros_like(first)
             kp, h, c = sessions["motion_step"].run(None, {"step_input": x, "h": h, "c": c,
                                                           "k0": start})  # fmt: skip
-            out.append(kp[0])
+            out.append(start[0] + scale * (kp[0] - start[0]))
         start = out[-1][None]
     return np.stack(out[:frames])
 

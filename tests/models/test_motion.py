@@ -159,3 +159,36 @@ def test_learned_prior_starts_as_the_standard_one_and_moves_the_samples():
     torch.testing.assert_close(draw(learned, k0, action, 6, 0), draw(standard, k0, action, 6, 0))
     nn.init.normal_(learned.prior_net[-1].bias, std=1.0)  # shift the prior's mean
     assert not torch.allclose(draw(learned, k0, action, 6, 0), draw(standard, k0, action, 6, 0))
+
+
+def test_scale_multiplies_the_offsets_from_the_start_of_each_segment():
+    gen = generator()  # length 4: 6 frames are two segments
+    k0, _, action = inputs()
+    raw = gen.sample(k0, action, 6, torch.Generator().manual_seed(0), scale=1.0)
+    double = gen.sample(k0, action, 6, torch.Generator().manual_seed(0), scale=2.0)
+    torch.testing.assert_close(double[:, :4], k0[:, None] + 2 * (raw[:, :4] - k0[:, None]))
+    # The second segment starts where the scaled first one ended.
+    still = gen.sample(k0, action, 6, torch.Generator().manual_seed(0), scale=0.0)
+    torch.testing.assert_close(still, k0[:, None].expand(-1, 6, -1, -1))
+
+
+def test_measured_travel_scale_is_applied_per_action():
+    gen = generator()
+    k0, _, action = inputs()  # actions 0 and 2
+    gen.travel_scale.copy_(torch.tensor([3.0, 1.0, 0.5]))
+    calibrated = draw(gen, k0, action, 3, seed=0)
+    for i, factor in enumerate((3.0, 0.5)):
+        scaled = gen.sample(k0, action, 3, torch.Generator().manual_seed(0), scale=factor)
+        torch.testing.assert_close(calibrated[i], scaled[i])
+
+
+def test_travel_scale_travels_with_the_weights_and_old_weights_load_unscaled():
+    gen = generator()
+    gen.travel_scale.copy_(torch.tensor([2.0, 1.5, 0.7]))
+    fresh = generator(perturbed=False)
+    fresh.load_state_dict(gen.state_dict())
+    assert torch.equal(fresh.travel_scale, gen.travel_scale)
+    old = {k: v for k, v in gen.state_dict().items() if k != "travel_scale"}
+    fresh.load_state_dict(old)  # a checkpoint from before calibration
+    assert torch.equal(fresh.travel_scale, torch.ones(A))
+    assert generator(action=False).travel_scale.shape == (1,)

@@ -35,6 +35,7 @@ def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     models = build_tiny_models(folder)
     pipe = Pipeline.from_pretrained(models.pipeline)
+    pipe.motion.travel_scale.copy_(torch.linspace(0.5, 4.5, 9))  # as if measured: squats x4
     return models, pipe, export_onnx(pipe, folder / "onnx")
 
 
@@ -77,6 +78,8 @@ def test_the_example_makes_the_pipelines_video(exported, tmp_path):
         lambda: torch.randn(1, latent, generator=generator).numpy(),
     )  # fmt: skip
     np.testing.assert_allclose(keypoints, ours.keypoints[0], atol=TOLERANCE)
+    raw = pipe(image, "squats", frames=7, seed=3, motion_scale=1.0).keypoints[0]
+    assert np.abs(keypoints - raw).max() > 10 * TOLERANCE  # the travel factor was applied
     assert video.shape == ours.frames[0].shape
     assert np.abs(video.astype(int) - ours.frames[0].astype(int)).max() <= 1  # uint8 rounding
 

@@ -13,6 +13,7 @@ from keyvid.cli import main
 from keyvid.data.actions import PENN_ACTIONS
 from keyvid.data.datasets import SequenceDataset
 from keyvid.errors import KeyvidError
+from keyvid.evaluation.motion import travel_scales
 from keyvid.pipeline.loading import load_motion, load_stage1
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from keyvid.training.stage2 import build_state, generator_losses, resolve_data_facts, train_stage2
@@ -179,3 +180,27 @@ def test_prior_adversarial_judges_a_prior_sample_too(tmp_path):
         build_state(plain, torch.device("cpu")), sequences, torch.tensor([0, 1, 2, 3]), plain
     )
     assert len(fakes) == 1 and "adversarial_prior" not in losses
+
+
+def test_travel_calibration_is_measured_at_each_checkpoint_and_changes_nothing_else(data, tmp_path):
+    base = ["optim.steps=4", "log.checkpoint_every=2", "data.keypoints=synth"]
+    plain = train_stage2(stage2_config(data, *base), tmp_path / "a", progress=False)
+    calibrated = train_stage2(
+        stage2_config(data, *base, "model.generator.calibrate_travel=true"),
+        tmp_path / "b",
+        progress=False,
+    )
+    a, b = load_file(plain / "model.safetensors"), load_file(calibrated / "model.safetensors")
+    for key in a.keys() - {"motion_generator.travel_scale"}:
+        assert torch.equal(a[key], b[key]), key
+    assert torch.equal(a["motion_generator.travel_scale"], torch.ones(9))
+    generator = load_motion(calibrated)[0]
+    reference = SequenceDataset(
+        data, length=LENGTH + 1, keypoints="synth", load_frames=False, random_start=False
+    )
+    torch.testing.assert_close(generator.travel_scale, travel_scales(generator, reference))
+    assert not torch.equal(generator.travel_scale, torch.ones(9))
+    earlier = load_file(tmp_path / "b" / "checkpoints" / "step_00000002" / "model.safetensors")
+    assert not torch.equal(
+        earlier["motion_generator.travel_scale"], b["motion_generator.travel_scale"]
+    )

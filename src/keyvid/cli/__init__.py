@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from keyvid import __version__
+from keyvid.cli import calibrate as calibrate_cli
 from keyvid.cli import data as data_cli
 from keyvid.cli import demo as demo_cli
 from keyvid.cli import edit as edit_cli
@@ -31,6 +32,7 @@ COMMAND_GROUPS = (
     data_cli,
     extract_cli,
     train_cli,
+    calibrate_cli,
     evaluate_cli,
     export_cli,
 )

@@ -53,6 +53,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a stage-1 ablation to report beside the model (e.g. no-mask=runs/...); repeatable",
     )
     evaluate.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    evaluate.add_argument(
+        "--motion-scale",
+        type=float,
+        help="multiply how far generated keypoints move (default: each model's measured "
+        "factor per action; 1: raw samples)",
+    )
     evaluate.add_argument("--max-videos", type=int, help="evaluate only the first N test videos")
     evaluate.set_defaults(handler=run_report)
     sub = evaluate.add_subparsers(dest="evaluate_command", metavar="WHAT")
@@ -100,6 +106,7 @@ def run_report(args: argparse.Namespace) -> None:
         i3d_weights=args.i3d_weights,
         stage1_ablations=ablations,
         seed=args.seed,
+        motion_scale=args.motion_scale,
         max_videos=args.max_videos,
     )
     if not result:  # a torchrun process other than rank 0: rank 0 reports

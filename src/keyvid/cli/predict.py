@@ -29,6 +29,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     predict.add_argument("--frames", type=int, default=32, help="generated frames (default: 32)")
     predict.add_argument("--samples", type=int, default=1, help="videos to draw (default: 1)")
     predict.add_argument("--seed", type=int, default=0, help="same seed, same videos")
+    predict.add_argument(
+        "--motion-scale",
+        type=float,
+        help="multiply how far the keypoints move (default: the model's measured factor per "
+        "action; 1: its raw samples)",
+    )
     predict.add_argument("--out", type=Path, help="output .gif or .mp4 (samples: OUT_1, OUT_2...)")
     predict.add_argument("--grid", action="store_true", help="all samples side by side in OUT")
     _add_output_arguments(predict)
@@ -82,7 +88,14 @@ def run_predict(args: argparse.Namespace) -> None:
     pipe = Pipeline.from_pretrained(args.checkpoint, stage1=args.stage1)
     if args.action is None and pipe.uses_action:
         raise KeyvidError("--action is required; choose one of: " + ", ".join(pipe.actions))
-    result = pipe(args.image, args.action, frames=args.frames, samples=args.samples, seed=args.seed)
+    result = pipe(
+        args.image,
+        args.action,
+        frames=args.frames,
+        samples=args.samples,
+        seed=args.seed,
+        motion_scale=args.motion_scale,
+    )
     paths = save_videos(
         result, args.out, grid=args.grid, overlay=args.overlay, scale=args.upscale, fps=args.fps
     )

@@ -75,6 +75,7 @@ def row_videos(
     no_action: Pipeline | None,
     samples: int,
     seed: int,
+    motion_scale: float | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every row's videos for one test window, and the keypoint sequences behind them.
 
@@ -91,10 +92,11 @@ def row_videos(
         driven.keypoints,
     )
     act = action if pipe.uses_action else None
-    generated = pipe(first, act, frames=frames, samples=samples, seed=seed)
+    sampling = {"frames": frames, "samples": samples, "seed": seed, "motion_scale": motion_scale}
+    generated = pipe(first, act, **sampling)
     videos["generated"], keypoints["generated"] = generated.frames, generated.keypoints
     if no_action is not None:
-        result = no_action(first, None, frames=frames, samples=samples, seed=seed)
+        result = no_action(first, None, **sampling)
         videos["generated_no_action"], keypoints["generated_no_action"] = (
             result.frames,
             result.keypoints,
@@ -112,6 +114,7 @@ def collect_rows(
     length: int = 33,
     samples: int = 1,
     seed: int = 0,
+    motion_scale: float | None = None,
     max_videos: int | None = None,
     examples_per_action: int = 1,
     progress: bool = True,
@@ -138,7 +141,13 @@ def collect_rows(
         if index % world.size != world.rank:
             continue
         videos, keypoints = row_videos(
-            window, action, pipe=pipe, no_action=no_action, samples=samples, seed=seed + index
+            window,
+            action,
+            pipe=pipe,
+            no_action=no_action,
+            samples=samples,
+            seed=seed + index,
+            motion_scale=motion_scale,
         )
         track = torch.from_numpy(keypoints["pseudo_label_keypoints"][0])  # (L, K, 2)
         for row, batch in videos.items():

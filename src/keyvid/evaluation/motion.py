@@ -80,3 +80,52 @@ def motion_metrics(
         count += len(items)
     generator.train(was_training)
     return {k: v / max(count, 1) for k, v in totals.items()}
+
+
+TRAVEL_BOUNDS = (0.5, 2.0)  # a generator that barely moves yet is not blown up into noise
+
+
+@torch.no_grad()
+def travel_scales(
+    generator: MotionGenerator,
+    dataset: SequenceDataset,
+    *,
+    samples: int = 4,
+    seed: int = 0,
+    batch_size: int = 256,
+    bounds: tuple[float, float] = TRAVEL_BOUNDS,
+) -> torch.Tensor:
+    """Per action, mean |k_t - k0| of the pseudo-labels over that of raw samples.
+
+    ``dataset`` is the training split's sequences (from each video's start). The
+    result, clamped to ``bounds``, is what ``MotionGenerator.travel_scale`` holds: (A,)
+    with the action condition, (1,) without; an action with no video keeps 1. It uses
+    its own random generator, so calibrating in the middle of training changes nothing
+    else.
+    """
+    was_training = generator.training
+    generator.eval()
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    groups = generator.travel_scale.numel()
+    data_travel = torch.zeros(groups, dtype=torch.float64)
+    sample_travel = torch.zeros(groups, dtype=torch.float64)
+    count = torch.zeros(groups, dtype=torch.float64)
+    for lo in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
+        seq = torch.stack([it["keypoints"] for it in items]).to(device)  # (B, T+1, K, 2)
+        action = torch.stack([it["action"] for it in items]).to(device)
+        k0, truth = seq[:, 0], seq[:, 1:]
+        draws = torch.stack(
+            [generator.sample(k0, action, truth.shape[1], rng, scale=1.0) for _ in range(samples)]
+        )  # (S, B, T, K, 2)
+        group = action.cpu() if groups > 1 else torch.zeros(len(items), dtype=torch.long)
+        data_travel.index_add_(0, group, (truth - k0[:, None]).abs().mean((1, 2, 3)).double().cpu())
+        moved = (draws - k0[None, :, None]).abs().mean((0, 2, 3, 4))  # (B,)
+        sample_travel.index_add_(0, group, moved.double().cpu())
+        count.index_add_(0, group, torch.ones(len(items), dtype=torch.float64))
+    generator.train(was_training)
+    seen = count > 0
+    ratio = torch.ones(groups, dtype=torch.float64)
+    ratio[seen] = data_travel[seen] / sample_travel[seen]  # inf for still samples: clamped
+    return ratio.clamp(*bounds).float()

@@ -69,6 +69,7 @@ def evaluate_model(
     i3d_weights: str | Path | None = None,
     stage1_ablations: dict[str, str] | None = None,
     seed: int = 0,
+    motion_scale: float | None = None,
     max_videos: int | None = None,
     max_train_frames: int = 8000,
     progress: bool = True,
@@ -118,6 +119,7 @@ def evaluate_model(
         length=length,
         samples=samples_per_video,
         seed=seed,
+        motion_scale=motion_scale,
         max_videos=max_videos,
         progress=progress,
         world=world,
@@ -140,6 +142,7 @@ def evaluate_model(
         "samples_per_video": samples_per_video,
         "frames_per_video": length,
         "seed": seed,
+        "motion_scale": motion_scale,  # None: each model's own measured travel factors
         "classifier": str(classifier) if classifier is not None else None,
         "no_action_model": str(no_action) if no_action_pipe is not None else None,
         "i3d_weights": str(i3d_weights) if i3d_weights is not None else None,

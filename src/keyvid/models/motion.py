@@ -45,6 +45,11 @@ class MotionGeneratorConfig:
     # The prior of z: N(0, I) ("standard", paper Sec. 2) or N(mu(k0, a), sigma(k0, a))
     # learnt beside the encoder ("learned", as in SVG-LP, Denton & Fergus 2018).
     prior: str = choices("standard", "learned", default="standard")
+    # Not in the paper: at each checkpoint, measure per action how far sampled keypoints
+    # travel from k0 against the training pseudo-labels, and scale sampled offsets by
+    # that ratio (``travel_scale``). A cVAE sample regresses towards the mean motion:
+    # ours moved quiet arm actions 55-85 % as far as the data (docs/stage2-motion.md).
+    calibrate_travel: bool = False
 
 
 @dataclass
@@ -103,6 +108,15 @@ class MotionGenerator(nn.Module):
         # change from k0 instead of first learning where the body is.
         nn.init.zeros_(self.to_offsets.weight)
         nn.init.zeros_(self.to_offsets.bias)
+        # Per-action factor on sampled offsets (one factor without the action condition);
+        # 1 until measured (``keyvid.evaluation.motion.travel_scales``). Saved with the weights.
+        scales = c.num_actions if c.action else 1
+        self.register_buffer("travel_scale", torch.ones(scales))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Checkpoints from before travel calibration hold no scale: they sample unscaled.
+        state_dict.setdefault(prefix + "travel_scale", torch.ones_like(self.travel_scale))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def condition(self, k0: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
         """(B, K, 2) first keypoints and (B,) action indices -> (B, 2K [+ A]) condition."""
@@ -159,12 +173,22 @@ class MotionGenerator(nn.Module):
         action: torch.Tensor | None,
         frames: int,
         generator: torch.Generator | None = None,
+        *,
+        scale: float | None = None,
     ) -> torch.Tensor:
         """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints, z from the prior.
 
+        The decoder's offsets from the segment's start are multiplied by ``scale``, or
+        by the action's measured ``travel_scale`` when None (1.0: the raw samples).
         Longer than the training length, the sequence continues in segments: each
         starts from the last keypoints of the one before with a fresh z.
         """
+        if scale is not None:
+            factor = k0.new_full((k0.shape[0], 1, 1, 1), float(scale))
+        else:
+            per_action = self.config.action and action is not None  # None: condition() says
+            index = action.long() if per_action else k0.new_zeros(k0.shape[0], dtype=torch.long)
+            factor = self.travel_scale.to(k0)[index].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
         out, start = [], k0
         for done in range(0, frames, self.config.length):
             n = min(self.config.length, frames - done)
@@ -175,6 +199,7 @@ class MotionGenerator(nn.Module):
             mu, logvar = self.prior(cond)
             z = reparameterize(mu, logvar, eps.to(k0))
             segment = self.decode(z, start, cond, self.config.length)[:, :n]
+            segment = start[:, None] + factor * (segment - start[:, None])  # (B, n, K, 2)
             out.append(segment)
             start = segment[:, -1]
         return torch.cat(out, dim=1)

@@ -32,6 +32,7 @@ from keyvid.pipeline.loading import (
 from keyvid.training.checkpoint import load_checkpoint
 
 MAX_FRAMES = 4096  # a guard against typos (320000 frames would take hours and fill the disk)
+MAX_MOTION_SCALE = 10.0  # beyond this the keypoints leave the image; a typo, not a choice
 # Frames per translator call. On a CPU small batches keep the activations in cache:
 # 128 frames at 64² render at 312 / 290 / 156 / 108 frames/s with batches of
 # 8 / 16 / 32 / 64 on 2 cores (measured); a GPU wants large ones.
@@ -140,8 +141,14 @@ class Pipeline:
         frames: int = 32,
         samples: int = 1,
         seed: int = 0,
+        motion_scale: float | None = None,
     ) -> Generation:
-        """Generate ``samples`` videos of ``frames`` future frames for ``image`` and ``action``."""
+        """Generate ``samples`` videos of ``frames`` future frames for ``image`` and ``action``.
+
+        ``motion_scale`` multiplies how far the keypoints move from the input pose: None
+        uses the factor measured for the action when the model was trained
+        (``calibrate_travel``; 1 for models without it), 1.0 gives the raw samples.
+        """
         if self.motion is None:
             raise KeyvidError(
                 "this checkpoint has no motion generator (stage 1 only); "
@@ -149,6 +156,11 @@ class Pipeline:
             )
         _check_count("frames", frames, MAX_FRAMES)
         _check_count("samples", samples, 64)
+        if motion_scale is not None and not 0 <= motion_scale <= MAX_MOTION_SCALE:
+            raise KeyvidError(
+                f"motion scale must be from 0 to {MAX_MOTION_SCALE} (1: the model's raw "
+                f"samples), got {motion_scale!r}"
+            )
         if action is None and self.uses_action:
             raise KeyvidError(
                 "this model needs an action; choose one of: " + ", ".join(self.actions)
@@ -159,7 +171,7 @@ class Pipeline:
         k0s = k0.expand(samples, -1, -1)
         act = torch.full((samples,), index) if self.uses_action else None
         rng = torch.Generator().manual_seed(seed)
-        future = self.motion.sample(k0s, act, frames, rng)  # (S, frames, K, 2)
+        future = self.motion.sample(k0s, act, frames, rng, scale=motion_scale)  # (S, T, K, 2)
         keypoints = torch.cat([k0s[:, None], future], dim=1)  # (S, frames+1, K, 2)
         name = self.actions[index] if index is not None else None
         return self._render(x, k0, keypoints, name)

@@ -153,6 +153,9 @@ def export_onnx(pipe: Pipeline, out_dir: str | Path) -> Path:
         "layers": c.layers,
         "length": c.length,
         "decoder_input": c.decoder_input,
+        # Per action (one value without the action condition): offsets from the segment's
+        # start are multiplied by it (MotionGeneratorConfig.calibrate_travel).
+        "travel_scale": [round(float(v), 6) for v in motion.travel_scale],
         "features": names,
         "files": {name: f"{name}.onnx" for name in graphs},
         # As exported: an input the network does not use is left out (e.g. the renderer's
@@ -163,7 +166,8 @@ def export_onnx(pipe: Pipeline, out_dir: str | Path) -> Path:
         "keypoints": "(x, y) in [-1, 1], grid_sample align_corners=True convention",
         "rollout": "per segment of `length` frames: h = c = 0, x = motion_start(k0, [action], "
         "eps ~ N(0, I)); each frame: kp, h, c = motion_step(x, h, c, k0) (x = 0 after the "
-        "first step when decoder_input is 'first'); next segment from the last kp",
+        "first step when decoder_input is 'first'); kp = k0 + travel_scale[action] * (kp - k0); "
+        "next segment from the last kp",
     }
     path = out_dir / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -127,9 +127,12 @@ class TrainingSession:
             return NullRunLogger()
         return RunLogger(self.run_dir, tensorboard=tensorboard, step=step)
 
-    def checkpointer(self, state: TrainState, keep: int) -> Callable[..., Path]:
+    def checkpointer(
+        self, state: TrainState, keep: int, before: Callable[[], None] | None = None
+    ) -> Callable[..., Path]:
         """``save()`` on every rank at the same step: rank 0 writes, with every rank's RNG
-        state; ``save(alone=True)`` is rank 0's emergency save (no collective)."""
+        state; ``save(alone=True)`` is rank 0's emergency save (no collective). ``before``
+        runs on rank 0 just before it writes (e.g. to measure something saved with it)."""
 
         def save(*, alone: bool = False) -> Path:
             extra = {"precision": self.precision.state_dict()}
@@ -137,6 +140,8 @@ class TrainingSession:
                 extra["torch_rng_ranks"] = gather_objects(self.world, torch.get_rng_state())
             path = self.run_dir / "checkpoints" / f"step_{state.step:08d}"
             if self.world.is_main:
+                if before is not None:
+                    before()
                 path = save_state(
                     self.run_dir, state, kind=self.kind, config=self.config, keep=keep, extra=extra
                 )
@@ -158,6 +163,7 @@ class TrainingSession:
         postfix: Callable[[dict[str, float]], dict[str, str]] = lambda means: {},
         max_steps: int | None = None,
         progress: bool = True,
+        before_checkpoint: Callable[[], None] | None = None,
     ) -> Path:
         """Step to ``optim.steps`` (or ``max_steps`` more); the last checkpoint's folder."""
         world = self.world
@@ -173,7 +179,7 @@ class TrainingSession:
                 items_per_step=self.optim.batch_size,
                 rate_name=rate_name,
                 jobs=jobs if world.is_main else (),
-                checkpoint=self.checkpointer(state, log_config.keep_checkpoints),
+                checkpoint=self.checkpointer(state, log_config.keep_checkpoints, before_checkpoint),
                 desc=desc,
                 progress=progress and world.is_main,
                 postfix=postfix,

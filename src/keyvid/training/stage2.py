@@ -20,7 +20,7 @@ from keyvid.data.datasets import SequenceDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.data.sequence_augment import augment_keypoint_sequences
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import motion_metrics
+from keyvid.evaluation.motion import motion_metrics, travel_scales
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
@@ -215,6 +215,20 @@ def train_stage2(
         log.image(step, "keypoint_sequences", grid)
         save_png(session.run_dir / "samples" / f"step_{step:08d}.png", grid)
 
+    calibrate = None
+    if config.model.generator.calibrate_travel:
+        # Unaugmented training sequences from each video's start, as evaluation reads them.
+        reference = SequenceDataset(
+            dataset.data,
+            length=length,
+            keypoints=config.data.keypoints,
+            load_frames=False,
+            random_start=False,
+        )
+
+        def calibrate() -> None:
+            state.generator.travel_scale.copy_(travel_scales(state.generator, reference))
+
     jobs = []
     if test is not None:
         jobs += [
@@ -234,6 +248,7 @@ def train_stage2(
         postfix=lambda means: {"l1": f"{means['loss/l1']:.4f}", "kl": f"{means['loss/kl']:.2f}"},
         max_steps=max_steps,
         progress=progress,
+        before_checkpoint=calibrate,
     )
 
 
