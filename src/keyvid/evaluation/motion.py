@@ -20,6 +20,7 @@ import itertools
 import torch
 
 from keyvid.data.datasets import SequenceDataset
+from keyvid.data.format import PreparedDataset
 from keyvid.models.motion import MotionGenerator
 
 METRICS = ("l1", "l1_best", "diversity", "motion", "motion_data")
@@ -83,6 +84,14 @@ def motion_metrics(
 
 
 TRAVEL_BOUNDS = (0.5, 2.0)  # a generator that barely moves yet is not blown up into noise
+
+
+def start_sequences(data: PreparedDataset, keypoints: str, length: int) -> SequenceDataset:
+    """Each video's pseudo-label sequence from its first frame (``length`` frames at the
+    training stride), unaugmented: what evaluation reads, and ``travel_scales``' reference."""
+    return SequenceDataset(
+        data, length=length, keypoints=keypoints, load_frames=False, random_start=False
+    )
 
 
 @torch.no_grad()

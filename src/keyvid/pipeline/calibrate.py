@@ -10,10 +10,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from keyvid.data.datasets import SequenceDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import travel_scales
+from keyvid.evaluation.motion import start_sequences, travel_scales
 from keyvid.pipeline.loading import PIPELINE, load_motion
 from keyvid.training.checkpoint import read_meta, write_model_folder
 
@@ -39,13 +38,7 @@ def calibrate_motion(
             f"{train.root} has the actions {', '.join(train.actions)} but the model was "
             f"trained on {', '.join(actions)}; calibrate on the model's own dataset"
         )
-    sequences = SequenceDataset(
-        train,
-        length=generator.config.length + 1,
-        keypoints=name,
-        load_frames=False,
-        random_start=False,
-    )
+    sequences = start_sequences(train, name, generator.config.length + 1)  # k0 + future
     scales = travel_scales(generator, sequences, samples=samples, seed=seed)
     weights = dict(ckpt.weights)
     weights["motion_generator.travel_scale"] = scales

@@ -20,7 +20,7 @@ from keyvid.data.datasets import SequenceDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.data.sequence_augment import augment_keypoint_sequences
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import motion_metrics, travel_scales
+from keyvid.evaluation.motion import motion_metrics, start_sequences, travel_scales
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
@@ -217,14 +217,7 @@ def train_stage2(
 
     calibrate = None
     if config.model.generator.calibrate_travel:
-        # Unaugmented training sequences from each video's start, as evaluation reads them.
-        reference = SequenceDataset(
-            dataset.data,
-            length=length,
-            keypoints=config.data.keypoints,
-            load_frames=False,
-            random_start=False,
-        )
+        reference = start_sequences(dataset.data, config.data.keypoints, length)
 
         def calibrate() -> None:
             state.generator.travel_scale.copy_(travel_scales(state.generator, reference))
@@ -264,9 +257,7 @@ def _test_sequences(train: PreparedDataset, keypoints: str, length: int) -> Sequ
     if keypoints not in test.keypoint_sets():
         logger.warning("no %r pseudo-labels on the test split: no evaluation", keypoints)
         return None
-    return SequenceDataset(
-        test, length=length, keypoints=keypoints, load_frames=False, random_start=False
-    )
+    return start_sequences(test, keypoints, length)
 
 
 @torch.no_grad()
