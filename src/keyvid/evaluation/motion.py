@@ -16,6 +16,7 @@ keypoints (and action). Reported, in keypoint coordinate units ([-1, 1], so
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import torch
 
@@ -50,6 +51,38 @@ def sequence_metric_sums(
     }
 
 
+def _sampled_batches(
+    generator: MotionGenerator,
+    dataset: SequenceDataset,
+    *,
+    samples: int,
+    seed: int,
+    batch_size: int,
+    scale: float | None = None,
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Per batch of ``dataset``: k0 (B, K, 2), pseudo-labels (B, T, K, 2), actions (B,) and
+    ``samples`` draws (S, B, T, K, 2) from k0, in eval mode with a generator of its own."""
+    was_training = generator.training
+    generator.eval()
+    rng = torch.Generator().manual_seed(seed)
+    device = next(generator.parameters()).device
+    try:
+        for lo in range(0, len(dataset), batch_size):
+            items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
+            seq = torch.stack([it["keypoints"] for it in items]).to(device)  # (B, T+1, K, 2)
+            action = torch.stack([it["action"] for it in items]).to(device)
+            k0, truth = seq[:, 0], seq[:, 1:]
+            draws = torch.stack(
+                [
+                    generator.sample(k0, action, truth.shape[1], rng, scale=scale)
+                    for _ in range(samples)
+                ]
+            )  # (S, B, T, K, 2)
+            yield k0, truth, action, draws
+    finally:
+        generator.train(was_training)
+
+
 @torch.no_grad()
 def motion_metrics(
     generator: MotionGenerator,
@@ -62,24 +95,15 @@ def motion_metrics(
     """Sampled-vs-pseudo-label L1 and diversity over ``dataset`` (first frames of each video)."""
     if samples < 2:
         raise ValueError("diversity needs at least 2 samples")
-    was_training = generator.training
-    generator.eval()
-    rng = torch.Generator().manual_seed(seed)
-    device = next(generator.parameters()).device
     totals = dict.fromkeys(METRICS, 0.0)
     count = 0
-    for lo in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
-        seq = torch.stack([it["keypoints"] for it in items]).to(device)  # (B, T+1, K, 2)
-        action = torch.stack([it["action"] for it in items]).to(device)
-        k0, truth = seq[:, 0], seq[:, 1:]
-        draws = torch.stack(
-            [generator.sample(k0, action, truth.shape[1], rng) for _ in range(samples)]
-        )  # (S, B, T, K, 2)
+    batches = _sampled_batches(
+        generator, dataset, samples=samples, seed=seed, batch_size=batch_size
+    )
+    for k0, truth, _, draws in batches:
         for k, v in sequence_metric_sums(draws, truth, k0).items():
             totals[k] += v
-        count += len(items)
-    generator.train(was_training)
+        count += len(k0)
     return {k: v / max(count, 1) for k, v in totals.items()}
 
 
@@ -112,28 +136,19 @@ def travel_scales(
     its own random generator, so calibrating in the middle of training changes nothing
     else.
     """
-    was_training = generator.training
-    generator.eval()
-    rng = torch.Generator().manual_seed(seed)
-    device = next(generator.parameters()).device
     groups = generator.travel_scale.numel()
     data_travel = torch.zeros(groups, dtype=torch.float64)
     sample_travel = torch.zeros(groups, dtype=torch.float64)
     count = torch.zeros(groups, dtype=torch.float64)
-    for lo in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(lo, min(lo + batch_size, len(dataset)))]
-        seq = torch.stack([it["keypoints"] for it in items]).to(device)  # (B, T+1, K, 2)
-        action = torch.stack([it["action"] for it in items]).to(device)
-        k0, truth = seq[:, 0], seq[:, 1:]
-        draws = torch.stack(
-            [generator.sample(k0, action, truth.shape[1], rng, scale=1.0) for _ in range(samples)]
-        )  # (S, B, T, K, 2)
-        group = action.cpu() if groups > 1 else torch.zeros(len(items), dtype=torch.long)
+    batches = _sampled_batches(
+        generator, dataset, samples=samples, seed=seed, batch_size=batch_size, scale=1.0
+    )  # raw samples
+    for k0, truth, action, draws in batches:
+        group = action.cpu() if groups > 1 else torch.zeros(len(k0), dtype=torch.long)
         data_travel.index_add_(0, group, (truth - k0[:, None]).abs().mean((1, 2, 3)).double().cpu())
         moved = (draws - k0[None, :, None]).abs().mean((0, 2, 3, 4))  # (B,)
         sample_travel.index_add_(0, group, moved.double().cpu())
-        count.index_add_(0, group, torch.ones(len(items), dtype=torch.float64))
-    generator.train(was_training)
+        count.index_add_(0, group, torch.ones(len(k0), dtype=torch.float64))
     seen = count > 0
     ratio = torch.ones(groups, dtype=torch.float64)
     ratio[seen] = data_travel[seen] / sample_travel[seen]  # inf for still samples: clamped
