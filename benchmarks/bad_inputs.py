@@ -89,6 +89,10 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
         return ["data", "prepare", source, "--src", str(src), "--out", str(tmp / "prepared"),
                 "--size", "32", "--overwrite", *extra]  # fmt: skip
 
+    def calibrate(data_dir: str) -> list[str]:
+        return ["calibrate", "--checkpoint", "synth", "--data", data_dir, "--out",
+                str(tmp / "calibrated"), "--overwrite"]  # fmt: skip
+
     p = predict
     return [
         ("prepare", "bad and short videos among good", prepare("folder", own), True),
@@ -179,6 +183,10 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
         ),
         ("frames", "0 frames", p(img, "--out", out, "--frames", "0"), False),
         ("frames", "absurdly many", p(img, "--out", out, "--frames", "10000000"), False),
+        ("motion", "negative motion scale", p(img, "--out", out, "--motion-scale", "-1"), False),
+        ("calibrate", "dataset without pseudo-labels", calibrate(data), False),
+        ("calibrate", "dataset of other actions", calibrate(str(tmp / "prepared")), False),
+        ("calibrate", "not a dataset", calibrate(str(tmp / "folder")), False),
         ("evaluate", "not a dataset", evaluate(str(tmp / "folder")), False),
         ("evaluate", "missing split", evaluate(data, "--split", "val"), False),
         (
