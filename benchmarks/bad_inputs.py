@@ -1,15 +1,18 @@
-"""Every kind of bad input issues 7 and 9 list, fed to the real `keyvid` command line.
+"""Every kind of bad input issues 7 and 9 list, fed to the real `keyvid` command line,
+and the commands of an optional extra run without it (issue 20).
 
 Each case runs `python -m keyvid ...` in a fresh process and records the exit status
 and the first line of what it printed. Handled means: a file keyvid can read (RGBA,
 16-bit, CMYK, EXIF-rotated, 1×1 images) works (status 0), and everything else is one
-`error:` line with status 2 and no traceback.
+`error:` line with status 2 and no traceback. A missing extra is simulated by a stub
+package first on PYTHONPATH whose import fails as an absent one does.
 
     python -m benchmarks.bad_inputs
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -198,14 +201,47 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
     ]
 
 
-def run_case(args: list[str], cwd: Path) -> tuple[int, str, bool]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "keyvid", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
+def missing_extras(tmp: Path) -> list[tuple[str, str, list[str], str]]:
+    """(group, case, keyvid arguments, the module to hide): each fails with one line."""
+    src = tmp / "penn_some"
+    for video_id in ("0001", "1150", "1858"):  # in the split; their labels are never read
+        (src / "frames" / video_id).mkdir(parents=True)
+        (src / "labels").mkdir(exist_ok=True)
+        (src / "labels" / f"{video_id}.mat").write_bytes(b"")
+    out = str(tmp / "extra_out")
+    return [
+        (
+            "extra",
+            "penn without scipy",
+            ["data", "prepare", "penn", "--src", str(src), "--out", out],
+            "scipy",
+        ),
+        ("extra", "web without gradio", ["serve"], "gradio"),
+        ("extra", "onnx without onnx", ["export", "synth", out, "--format", "onnx"], "onnx"),
+    ]
+
+
+def without(module: str, folder: Path) -> dict[str, str]:
+    """An environment in which ``import module`` fails as if it were not installed."""
+    stub = folder / f"without-{module}"
+    (stub / module).mkdir(parents=True, exist_ok=True)
+    (stub / module / "__init__.py").write_text(
+        f"raise ModuleNotFoundError(\"No module named '{module}'\", name={module!r})\n"
     )
+    path = os.pathsep.join(p for p in (str(stub), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def run_case(args: list[str], cwd: Path, hide: str | None = None) -> tuple[int, str, bool]:
+    with tempfile.TemporaryDirectory() as stubs:
+        proc = subprocess.run(
+            [sys.executable, "-m", "keyvid", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=300,
+            env=without(hide, Path(stubs)) if hide else None,
+        )
     text = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
     first = next((line for line in text if line.startswith("error:")), text[-1] if text else "")
     return proc.returncode, first[:160], "Traceback" in proc.stderr
@@ -215,8 +251,10 @@ def main(run: Callable = run_case) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        for group, case, args, should_work in cases(tmp):
-            status, message, traceback = run(args, Path.cwd())
+        runs = [(*c, None) for c in cases(tmp)]
+        runs += [(g, case, args, False, hide) for g, case, args, hide in missing_extras(tmp)]
+        for group, case, args, should_work, hide in runs:
+            status, message, traceback = run(args, Path.cwd(), hide=hide)
             handled = not traceback and (status == 0 if should_work else status == 2)
             rows.append(
                 {

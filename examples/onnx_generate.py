@@ -16,8 +16,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
+
+try:
+    import onnxruntime as ort
+except ImportError:
+    raise SystemExit("this example needs onnxruntime: pip install onnxruntime") from None
 
 
 def load(folder: str | Path) -> tuple[dict, dict[str, ort.InferenceSession]]:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -68,15 +69,52 @@ def test_two_processes_train_the_same_weights_as_one(data, two_process_run, tmp_
     assert [p.name for p in (two_process_run / "checkpoints").iterdir()] == ["step_00000003"]
 
 
-def test_a_distributed_run_resumes(data, tmp_path):
-    args = ["train", "stage1", *STEP, f"data.root={data}", "optim.steps=3"]
-    run = str(tmp_path / "r")
-    keyvid(*args, "--run-dir", run, "--max-steps", "2", processes=2)
-    keyvid("train", "stage1", "--resume", run, processes=2)
-    ckpt = torch.load(
-        tmp_path / "r/checkpoints/step_00000003/training_state.pt", weights_only=False
+def assert_identical(resumed: object, uninterrupted: object, name: str = "") -> None:
+    """Equal tensors (torch.equal) and values, through dicts, lists and tuples."""
+    if isinstance(uninterrupted, dict):
+        assert resumed.keys() == uninterrupted.keys(), name
+        for key in uninterrupted:
+            assert_identical(resumed[key], uninterrupted[key], f"{name}.{key}")
+    elif isinstance(uninterrupted, list | tuple):
+        assert len(resumed) == len(uninterrupted), name
+        for i, (a, b) in enumerate(zip(resumed, uninterrupted, strict=True)):
+            assert_identical(a, b, f"{name}[{i}]")
+    elif isinstance(uninterrupted, torch.Tensor):
+        assert resumed.dtype == uninterrupted.dtype and torch.equal(resumed, uninterrupted), name
+    else:
+        assert resumed == uninterrupted, name
+
+
+def resumed_and_uninterrupted(
+    args: list[str], tmp_path, *, steps: int, stop: int
+) -> tuple[Path, Path]:
+    """The last checkpoints of a 2-process run stopped at step ``stop`` and resumed to
+    ``steps``, and of one that ran straight through."""
+    args = [*args, f"optim.steps={steps}"]
+    keyvid(*args, "--run-dir", str(tmp_path / "straight"), processes=2)
+    keyvid(*args, "--run-dir", str(tmp_path / "r"), "--max-steps", str(stop), processes=2)
+    keyvid("train", args[1], "--resume", str(tmp_path / "r"), processes=2)
+    last = f"checkpoints/step_{steps:08d}"
+    return tmp_path / "r" / last, tmp_path / "straight" / last
+
+
+def assert_same_checkpoint(resumed: Path, uninterrupted: Path) -> dict:
+    """Weights, optimiser moments, every rank's RNG state: all equal. The training state."""
+    assert_identical(
+        load_file(resumed / "model.safetensors"), load_file(uninterrupted / "model.safetensors")
     )
-    assert len(ckpt["torch_rng_ranks"]) == 2  # every rank's noise continues where it was
+    state = torch.load(resumed / "training_state.pt", weights_only=True)
+    assert_identical(state, torch.load(uninterrupted / "training_state.pt", weights_only=True))
+    return state
+
+
+def test_a_distributed_run_resumed_mid_way_ends_bit_identical(data, tmp_path):
+    # The equivariance term on: each rank draws its own random warps, so each rank's
+    # RNG state must continue where it was.
+    args = ["train", "stage1", *STEP, f"data.root={data}", "loss.equivariance_weight=1.0"]
+    resumed, straight = resumed_and_uninterrupted(args, tmp_path, steps=4, stop=2)
+    state = assert_same_checkpoint(resumed, straight)
+    assert len(state["torch_rng_ranks"]) == 2  # every rank's noise continues where it was
 
 
 def test_uneven_batch_is_refused_before_any_work(monkeypatch):
@@ -116,15 +154,16 @@ def test_classifier_in_two_processes_equals_one(tmp_path):
         torch.testing.assert_close(two[name], one[name], rtol=1e-5, atol=1e-5, msg=name)
 
 
-def test_stage2_trains_in_two_processes(data, tmp_path):
+def test_stage2_in_two_processes_resumed_mid_way_ends_bit_identical(data, tmp_path):
+    # Each rank draws its own z (the VAE's reparameterisation) and keypoint augmentations.
     from keyvid.pipeline.pseudolabels import extract_keypoints
     from tests.pipeline.tiny import STAGE2_TINY, tiny_detector
 
     extract_keypoints(tiny_detector(), data, name="stage1", source={}, progress=False)
-    args = ["train", "stage2", *STAGE2_TINY, f"data.root={data}", "optim.steps=2"]
-    keyvid(*args, "optim.threads=1", "--run-dir", str(tmp_path / "two"), processes=2)
-    assert (tmp_path / "two/checkpoints/step_00000002/model.safetensors").is_file()
-    assert len((tmp_path / "two/metrics.jsonl").read_text().splitlines()) == 2
+    args = ["train", "stage2", *STAGE2_TINY, "optim.threads=1", f"data.root={data}"]
+    resumed, straight = resumed_and_uninterrupted(args, tmp_path, steps=4, stop=2)
+    assert len((tmp_path / "straight/metrics.jsonl").read_text().splitlines()) == 4
+    assert_same_checkpoint(resumed, straight)
 
 
 def test_pseudo_labels_in_two_processes_equal_one(data, two_process_run):

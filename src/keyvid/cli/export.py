@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from keyvid.errors import KeyvidError
+from keyvid.extras import require
 
 # What inference needs of each kind of checkpoint (no optimiser state, no discriminator).
 INFERENCE_NETWORKS = {"stage1": ("detector", "translator"), "classifier": ("action_classifier",)}
@@ -82,12 +83,7 @@ def run_onnx_export(args: argparse.Namespace) -> None:
 
     if args.networks is not None:
         raise KeyvidError("--networks does not apply to --format onnx (it exports them all)")
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
-    except ImportError:
-        raise KeyvidError(
-            "ONNX export needs the onnx package: pip install 'keyvid[onnx]'"
-        ) from None
+    require("onnx", "onnx")  # torch's exporter needs it; onnxruntime only runs the files
     pipe = Pipeline.from_pretrained(args.checkpoint, stage1=args.stage1)
     dest = export_onnx(pipe, args.out)
     print(f"exported {', '.join(sorted(p.name for p in dest.glob('*.onnx')))} to {dest}")

@@ -6,6 +6,7 @@ import argparse
 
 from keyvid.cli.predict import CHECKPOINT_HELP
 from keyvid.errors import KeyvidError
+from keyvid.extras import require
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -25,10 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> None:
+    require("web")
     if not 0 < args.port < 65536:
         raise KeyvidError(f"--port must be 1 to 65535, got {args.port}")
-    try:
-        from keyvid.web import example_images, serve
-    except ImportError as e:
-        raise KeyvidError(f"keyvid serve needs Gradio ({e}): pip install 'keyvid[web]'") from None
+    from keyvid.web import example_images, serve
+
     serve(args.checkpoint, host=args.host, port=args.port, examples=example_images())

@@ -42,6 +42,7 @@ from keyvid.data.sources import (
     write_sources,
 )
 from keyvid.errors import KeyvidError
+from keyvid.extras import require
 from keyvid.io.image import read_image
 
 # Penn Action's own spelling of the classes whose names differ from ours.
@@ -77,12 +78,9 @@ def check_layout(src: Path) -> None:
 
 def load_labels(path: Path) -> dict:
     """One ``labels/<id>.mat`` as a dict of arrays; KeyvidError if unreadable or incomplete."""
-    try:
-        from scipy.io import loadmat
-    except ImportError:
-        raise KeyvidError(
-            "reading Penn Action's .mat labels needs scipy: pip install 'keyvid[penn]'"
-        ) from None
+    require("penn")
+    from scipy.io import loadmat
+
     if not path.is_file():
         raise KeyvidError(f"label file {path} is missing")
     try:
@@ -196,6 +194,7 @@ def prepare_penn(
     progress: bool = True,
 ) -> PrepareReport:
     """``keyvid data prepare penn``: the paper's 9-class Penn Action at ``size × size``."""
+    require("penn")  # before anything: not one warning per video, then a failure
     src = Path(src)
     videos = penn_videos(src, size)
     return write_sources(

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from keyvid.errors import KeyvidError
+from keyvid.extras import require
 from keyvid.pipeline.generate import Pipeline
 
 OPSET = 17
@@ -85,6 +86,7 @@ class _MotionStep(nn.Module):
 
 def export_onnx(pipe: Pipeline, out_dir: str | Path) -> Path:
     """Write the ONNX files and manifest of ``pipe`` (see the module docstring)."""
+    require("onnx", "onnx")
     if pipe.motion is None:
         raise KeyvidError("ONNX export needs a stage-2 model (a pipeline such as synth)")
     out_dir = Path(out_dir)
