@@ -20,6 +20,7 @@ from keyvid.cli import evaluate as evaluate_cli
 from keyvid.cli import export as export_cli
 from keyvid.cli import extract as extract_cli
 from keyvid.cli import predict as predict_cli
+from keyvid.cli import recipe as recipe_cli
 from keyvid.cli import serve as serve_cli
 from keyvid.cli import train as train_cli
 from keyvid.errors import KeyvidError, TrainingStopped
@@ -35,6 +36,7 @@ COMMAND_GROUPS = (
     calibrate_cli,
     evaluate_cli,
     export_cli,
+    recipe_cli,
 )
 
 
