@@ -2,8 +2,11 @@
 moves them differently for each action."""
 
 import itertools
+import json
+import re
 
 import torch
+import yaml
 
 from keyvid.data.format import PreparedDataset
 from keyvid.data.prepare import prepare_synthetic
@@ -94,3 +97,31 @@ def test_synth_samples_travel_as_far_as_the_data_with_calibration(tmp_path):
     assert pipe.motion.config.calibrate_travel and not torch.all(pipe.motion.travel_scale == 1)
     assert travel(1.0) < 0.9 * data
     assert abs(travel(None) / data - 1) < 0.15
+
+
+ABSOLUTE_PATH = re.compile(r"(?:^|[\s:=(,'\"])(?:~?/[\w.-]+/|[A-Za-z]:\\)")
+
+
+def test_shipped_files_name_no_path_of_the_machine_that_built_them():
+    # A shipped model says how it was made, never where: no absolute path in its config,
+    # meta or training summary (keyvid recipe writes paths relative to its folder).
+    def strings(value):
+        if isinstance(value, dict):
+            yield from (s for v in value.values() for s in strings(v))
+        elif isinstance(value, list):
+            yield from (s for v in value for s in strings(v))
+        elif isinstance(value, str):
+            yield value
+
+    folders = sorted(p for p in PRETRAINED_DIR.iterdir() if (p / "meta.json").is_file())
+    assert [f.name for f in folders] == ["synth", "synth-classifier", "synth-no-action"]
+    for folder in folders:
+        for path in folder.iterdir():
+            if path.suffix in (".json", ".yaml"):
+                data = (
+                    json.loads(path.read_text())
+                    if path.suffix == ".json"
+                    else yaml.safe_load(path.read_text())
+                )
+                absolute = [s for s in strings(data) if ABSOLUTE_PATH.search(s)]
+                assert not absolute, f"{path}: {absolute}"
