@@ -31,7 +31,16 @@ SYNTH_CLASSIFIER_SEED = 3
 SYNTH_TEST_SEED = 41
 
 # --tiny: a miniature of every network, a handful of steps. Valid for every config.
+TINY_RUN = (  # 12 steps of batch 4, a checkpoint half-way (so that resuming is exercised)
+    "optim.batch_size=4",
+    "optim.steps=12",
+    "log.log_every=4",
+    "log.eval_every=0",
+    "log.checkpoint_every=6",
+    "log.tensorboard=false",
+)
 TINY_STAGE1 = (
+    *TINY_RUN,
     "model.num_keypoints=8",
     "model.image_size=32",
     "model.detector.channels=4",
@@ -43,42 +52,26 @@ TINY_STAGE1 = (
     "model.discriminator.channels=4",
     "model.discriminator.num_layers=3",
     "loss.reconstruction=pixel",
-    "optim.batch_size=4",
-    "optim.steps=12",
     "optim.lr_milestones=[]",
     "data.num_workers=0",
-    "log.log_every=4",
-    "log.eval_every=0",
     "log.sample_every=0",
-    "log.checkpoint_every=6",
-    "log.tensorboard=false",
 )
 TINY_STAGE2 = (
+    *TINY_RUN,
     "model.generator.hidden=8",
     "model.generator.latent=4",
     "model.generator.length=8",
     "model.discriminator.hidden=8",
     "loss.kl_warmup_steps=5",
-    "optim.batch_size=4",
-    "optim.steps=12",
-    "log.log_every=4",
-    "log.eval_every=0",
     "log.sample_every=0",
-    "log.checkpoint_every=6",
-    "log.tensorboard=false",
 )
 TINY_CLASSIFIER = (
+    *TINY_RUN,
     "model.frames=6",
     "model.channels=4",
     "model.features=8",
-    "optim.batch_size=4",
-    "optim.steps=12",
     "optim.lr_milestones=[]",
     "data.num_workers=0",
-    "log.log_every=4",
-    "log.eval_every=0",
-    "log.checkpoint_every=6",
-    "log.tensorboard=false",
 )
 TINY_SYNTH_VIDEOS = {"train": 18, "test": 9, "frames": 16}  # 2 / 1 per class, ≥ 9 frames
 
