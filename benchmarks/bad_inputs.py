@@ -58,7 +58,7 @@ def cases(tmp: Path) -> list[tuple[str, str, list[str], bool]]:
     (tmp / "notckpt").mkdir()
     trunc_ckpt = tmp / "trunc_ckpt"
     trunc_ckpt.mkdir()
-    from keyvid.training.checkpoint import PRETRAINED_DIR
+    from keyvid.checkpoint import PRETRAINED_DIR
 
     for name in ("config.yaml", "meta.json"):
         (trunc_ckpt / name).write_bytes((PRETRAINED_DIR / "synth" / name).read_bytes())

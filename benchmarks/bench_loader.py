@@ -18,7 +18,7 @@ from benchmarks.common import print_table, write_result
 from keyvid.data.augment import AugmentConfig
 from keyvid.data.datasets import FramePairDataset, SequenceDataset
 from keyvid.data.prepare import prepare_synthetic
-from keyvid.training.sampler import InfiniteSampler, single_thread_worker
+from keyvid.training.harness.sampler import InfiniteSampler, single_thread_worker
 
 
 def samples_per_second(

@@ -16,8 +16,8 @@ import torch
 
 from benchmarks.common import print_table, write_result
 from keyvid.data.format import PreparedDataset
-from keyvid.evaluation.reconstruction import reconstruction_metrics
-from keyvid.pipeline.loading import load_stage1
+from keyvid.metrics.reconstruction import reconstruction_metrics
+from keyvid.models.load import load_stage1
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ from keyvid.data.skeleton import NUM_JOINTS
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.models.translator import Translator
 from keyvid.training.config import Stage1Config
-from keyvid.training.sampler import InfiniteSampler
+from keyvid.training.harness.sampler import InfiniteSampler
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "synth.yaml"
 

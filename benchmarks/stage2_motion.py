@@ -18,8 +18,8 @@ import torch
 
 from benchmarks.common import print_table, write_result
 from keyvid.data.datasets import SequenceDataset
-from keyvid.evaluation.motion import motion_metrics
-from keyvid.pipeline.loading import load_motion
+from keyvid.metrics.motion import motion_metrics
+from keyvid.models.load import load_motion
 
 
 def reference_rows(train: SequenceDataset, test: SequenceDataset) -> list[dict]:

@@ -98,8 +98,8 @@ def profile_top_ops(model: str, variant: str, steps: int = 3, top: int = 12) -> 
 
 def _prepare(state, names: list[str], optim) -> None:
     """The trainers' switches (channels-last, compile) on a state's networks, one process."""
-    from keyvid.training.distributed import SINGLE
-    from keyvid.training.session import train_module
+    from keyvid.distributed import SINGLE
+    from keyvid.training.harness.session import train_module
 
     for name in names:
         if getattr(state, name) is not None:
@@ -112,7 +112,7 @@ def _stage1_case(config_path: Path, overrides: list[str]):
     from keyvid.config import load_config
     from keyvid.losses.reconstruction import ReconstructionLoss
     from keyvid.training.config import Stage1Config
-    from keyvid.training.precision import Precision
+    from keyvid.training.harness.precision import Precision
     from keyvid.training.stage1 import build_state, train_step
 
     config = load_config(Stage1Config, config_path, overrides)
@@ -133,7 +133,7 @@ def _stage2_case(config_path: Path, overrides: list[str]):
     from keyvid.config import load_config
     from keyvid.data.actions import PENN_ACTIONS
     from keyvid.training.config import Stage2Config
-    from keyvid.training.precision import Precision
+    from keyvid.training.harness.precision import Precision
     from keyvid.training.stage2 import build_state, train_step
 
     actions = "[" + ",".join(PENN_ACTIONS) + "]"

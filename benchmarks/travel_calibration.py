@@ -20,10 +20,10 @@ import torch
 from benchmarks.common import print_table, write_result
 from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
-from keyvid.evaluation.actions import accuracy, classify, per_class_accuracy
 from keyvid.evaluation.generation import evaluation_windows
+from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
+from keyvid.models.load import load_classifier
 from keyvid.pipeline.generate import Pipeline
-from keyvid.pipeline.loading import load_classifier
 
 
 def generated_accuracy(

@@ -4,8 +4,7 @@ An implementation of Kim et al., "Unsupervised Keypoint Learning for Guiding
 Class-Conditional Video Prediction", NeurIPS 2019.
 """
 
-__version__ = "0.1.0"
-
+from keyvid._version import __version__
 from keyvid.data import (
     PENN_ACTIONS,
     AugmentConfig,
@@ -21,7 +20,30 @@ from keyvid.data import (
 from keyvid.errors import KeyvidError
 from keyvid.pipeline.generate import Generation, Pipeline
 
+# The training API, imported on first use (PEP 562): loading and running a pipeline
+# never imports a trainer.
+_TRAINING = (
+    "ClassifierConfig",
+    "Stage1Config",
+    "Stage2Config",
+    "load_config",
+    "resume",
+    "train_classifier",
+    "train_stage1",
+    "train_stage2",
+)
+
+
+def __getattr__(name: str):
+    if name in _TRAINING:
+        import keyvid.training
+
+        return getattr(keyvid.training, name)
+    raise AttributeError(f"module 'keyvid' has no attribute {name!r}")
+
+
 __all__ = [
+    *_TRAINING,
     "PENN_ACTIONS",
     "AugmentConfig",
     "DatasetWriter",

@@ -9,9 +9,9 @@ import yaml
 
 from keyvid.cli import main
 from keyvid.data.datasets import SequenceDataset
-from keyvid.evaluation.motion import travel_scales
+from keyvid.metrics.motion import travel_scales
+from keyvid.models.load import load_motion
 from keyvid.pipeline.generate import Pipeline
-from keyvid.pipeline.loading import load_motion
 from tests.pipeline.tiny import LENGTH
 
 

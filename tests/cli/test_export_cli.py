@@ -3,7 +3,7 @@ from safetensors.torch import load_file
 
 from keyvid.cli import main
 from keyvid.data.prepare import prepare_synthetic
-from keyvid.pipeline.loading import load_stage1
+from keyvid.models.load import load_stage1
 from tests.training.test_stage1 import TINY
 
 

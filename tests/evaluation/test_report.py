@@ -204,7 +204,7 @@ def test_a_model_without_the_action_has_no_w_o_a_row_and_is_not_partial_for_it(t
 
 def test_two_torchrun_processes_give_the_same_report(tiny, tmp_path):
     # The videos are shared out (each seeded by its index) and merged on rank 0.
-    from tests.training.test_distributed import keyvid
+    from tests.training.harness.test_distributed import keyvid
 
     models, no_action, classifier = tiny
     args = ["evaluate", "--checkpoint", str(models.pipeline), "--data", str(models.data),

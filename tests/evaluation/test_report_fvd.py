@@ -29,7 +29,7 @@ from keyvid.pipeline.loading import export_pipeline
 from keyvid.training.classifier import train_classifier
 from keyvid.training.stage1 import train_stage1
 from keyvid.training.stage2 import train_stage2
-from tests.evaluation.test_fvd_golden import golden_state_dict
+from tests.metrics.test_fvd_golden import golden_state_dict
 from tests.pipeline.tiny import extract_from_checkpoint, stage1_config, stage2_config
 from tests.training.test_classifier import config as classifier_config
 

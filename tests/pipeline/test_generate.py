@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
+from keyvid.checkpoint import save_checkpoint
 from keyvid.config import load_config, to_dict
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
 from keyvid.models.stage1 import KeypointTranslator
 from keyvid.pipeline.generate import Pipeline, prepare_image
 from keyvid.pipeline.loading import export_pipeline
-from keyvid.training.checkpoint import save_checkpoint
 from keyvid.training.config import Stage1Config
 from tests.pipeline.tiny import (
     IMAGE_SIZE,

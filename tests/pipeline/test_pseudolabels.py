@@ -10,7 +10,7 @@ import pytest
 import keyvid.pipeline.pseudolabels as pseudolabels
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.keypoints import detect_rows
+from keyvid.metrics.keypoints import detect_rows
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from tests.pipeline.tiny import tiny_detector
 

@@ -8,16 +8,16 @@ import re
 import torch
 import yaml
 
+from keyvid.checkpoint import PRETRAINED_DIR, resolve_checkpoint
 from keyvid.data.format import PreparedDataset
 from keyvid.data.prepare import prepare_synthetic
-from keyvid.evaluation.keypoints import keypoint_regression_error
-from keyvid.evaluation.motion import start_sequences
+from keyvid.metrics.keypoints import keypoint_regression_error
+from keyvid.metrics.motion import start_sequences
 from keyvid.models.detector import KeypointDetector
+from keyvid.models.load import load_stage1
 from keyvid.pipeline.demo import demo_actors
 from keyvid.pipeline.generate import Pipeline
-from keyvid.pipeline.loading import load_stage1
 from keyvid.pipeline.pseudolabels import extract_keypoints
-from keyvid.training.checkpoint import PRETRAINED_DIR, resolve_checkpoint
 
 
 def test_synth_is_addressable_by_name():
@@ -66,8 +66,8 @@ def test_synth_no_action_is_the_same_stage1_without_the_action():
 
 
 def test_synth_classifier_recognises_unseen_real_videos(tmp_path):
-    from keyvid.evaluation.actions import accuracy, classify, evaluation_clip_of
-    from keyvid.pipeline.loading import load_classifier
+    from keyvid.metrics.actions import accuracy, classify, evaluation_clip_of
+    from keyvid.models.load import load_classifier
 
     classifier, _ = load_classifier("synth-classifier")
     root = prepare_synthetic(tmp_path / "s", train=9, test=27, frames=40, seed=12, progress=False)

@@ -16,7 +16,8 @@ import torch
 from keyvid.config import load_config
 from keyvid.data.prepare import prepare_synthetic
 from keyvid.models.detector import DetectorConfig, KeypointDetector
-from keyvid.pipeline.loading import export_pipeline, load_stage1
+from keyvid.models.load import load_stage1
+from keyvid.pipeline.loading import export_pipeline
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from keyvid.training.config import Stage1Config, Stage2Config
 from keyvid.training.stage1 import train_stage1

@@ -13,8 +13,8 @@ from keyvid.cli import main
 from keyvid.config import load_config
 from keyvid.data.format import DatasetWriter, PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.actions import accuracy, classify
-from keyvid.pipeline.loading import load_classifier
+from keyvid.metrics.actions import accuracy, classify
+from keyvid.models.load import load_classifier
 from keyvid.training.classifier import train_classifier
 from keyvid.training.config import ClassifierConfig
 

@@ -107,7 +107,7 @@ def test_a_used_run_folder_is_not_overwritten(synth, tmp_path):
 
 
 def test_learning_rate_follows_decay_and_milestones(synth):
-    from keyvid.training.run import learning_rate
+    from keyvid.training.harness.run import learning_rate
 
     cfg = tiny_config(
         synth,
@@ -132,8 +132,8 @@ def test_gradient_weight_adds_an_edge_term_to_the_logged_losses(synth, tmp_path)
 
 
 def test_init_from_copies_weights_and_a_frozen_detector_stays_put(synth, tmp_path):
+    from keyvid.models.load import load_stage1
     from keyvid.models.stage1 import KeypointTranslator
-    from keyvid.pipeline.loading import load_stage1
     from keyvid.training.stage1 import init_weights
 
     no_mask = ["loss.adversarial_weight=0", "model.translator.transport=true"]

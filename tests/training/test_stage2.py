@@ -13,8 +13,8 @@ from keyvid.cli import main
 from keyvid.data.actions import PENN_ACTIONS
 from keyvid.data.datasets import SequenceDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import travel_scales
-from keyvid.pipeline.loading import load_motion, load_stage1
+from keyvid.metrics.motion import travel_scales
+from keyvid.models.load import load_motion, load_stage1
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from keyvid.training.stage2 import build_state, generator_losses, resolve_data_facts, train_stage2
 from tests.pipeline.tiny import LENGTH, STAGE2_TINY, stage2_config, synthetic_data, tiny_detector

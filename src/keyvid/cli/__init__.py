@@ -11,7 +11,7 @@ import argparse
 import sys
 import traceback
 
-from keyvid import __version__
+from keyvid._version import __version__
 from keyvid.cli import calibrate as calibrate_cli
 from keyvid.cli import data as data_cli
 from keyvid.cli import demo as demo_cli

@@ -48,8 +48,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
+    from keyvid.checkpoint import export_checkpoint, read_meta, resolve_checkpoint
     from keyvid.pipeline.loading import export_pipeline
-    from keyvid.training.checkpoint import export_checkpoint, read_meta, resolve_checkpoint
 
     if args.out.exists() and not args.overwrite:
         raise KeyvidError(f"{args.out} exists; pass --overwrite to replace it")

@@ -41,11 +41,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> None:
+    from keyvid.distributed import World, join, leave
     from keyvid.errors import KeyvidError
-    from keyvid.pipeline.loading import load_stage1
+    from keyvid.models.load import load_stage1
     from keyvid.pipeline.pseudolabels import extract_keypoints
-    from keyvid.training.distributed import World, join, leave
-    from keyvid.training.run import pick_device
+    from keyvid.training.harness.run import pick_device
 
     for flag, value in (("--batch-size", args.batch_size), ("--chunk-frames", args.chunk_frames)):
         if value < 1:

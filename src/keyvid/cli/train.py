@@ -83,32 +83,24 @@ def _add_run_arguments(parser: argparse.ArgumentParser, stage: str) -> None:
 
 
 def run_stage1(args: argparse.Namespace) -> None:
-    from keyvid.training.config import Stage1Config
-    from keyvid.training.stage1 import train_stage1
-
-    _run(args, Stage1Config, train_stage1, "stage1")
+    _run(args, "stage1")
 
 
 def run_stage2(args: argparse.Namespace) -> None:
-    from keyvid.training.config import Stage2Config
-    from keyvid.training.stage2 import train_stage2
-
     if args.stage1 is not None:
         args.overrides.append(f"stage1={args.stage1}")
-    _run(args, Stage2Config, train_stage2, "stage2")
+    _run(args, "stage2")
 
 
 def run_classifier(args: argparse.Namespace) -> None:
-    from keyvid.training.classifier import train_classifier
-    from keyvid.training.config import ClassifierConfig
-
     if args.data is not None:
         args.overrides.append(f"data.root={args.data}")
-    _run(args, ClassifierConfig, train_classifier, "classifier")
+    _run(args, "classifier")
 
 
-def _run(args: argparse.Namespace, config_class: type, train, stage: str) -> None:
+def _run(args: argparse.Namespace, stage: str) -> None:
     from keyvid.config import load_config
+    from keyvid.training import TRAINERS, resume
 
     # Under torchrun, rank 0 speaks for the run; the others report only problems.
     rank = os.environ.get("RANK", "0")
@@ -120,19 +112,14 @@ def _run(args: argparse.Namespace, config_class: type, train, stage: str) -> Non
         else f"%(levelname)s [rank {rank}] %(message)s",
     )
     if args.resume is not None:
-        run_dir = args.resume
-        saved = run_dir / "config.yaml"
-        if not saved.is_file():
-            raise KeyvidError(
-                f"{run_dir} is not a run folder (no config.yaml); check the --resume path"
-            )
         if args.config is not None:
             raise KeyvidError("--resume reads the run's own config.yaml; drop --config")
-        config = load_config(config_class, saved, args.overrides)
+        last = resume(args.resume, kind=stage, overrides=args.overrides, max_steps=args.max_steps)
     else:
+        config_class, train = TRAINERS[stage]
         config = load_config(config_class, args.config, args.overrides)
         name = args.config.stem if args.config else "default"
         run_dir = args.run or Path("runs") / f"{stage}-{name}"
-    last = train(config, run_dir, resume=args.resume is not None, max_steps=args.max_steps)
+        last = train(config, run_dir, max_steps=args.max_steps)
     if main_rank:
         print(f"checkpoint: {last}")

@@ -27,10 +27,10 @@ from tqdm.auto import tqdm
 
 from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
-from keyvid.evaluation.actions import clip_positions
-from keyvid.evaluation.motion import METRICS, sequence_metric_sums
+from keyvid.distributed import SINGLE, World, gather_objects
+from keyvid.metrics.actions import clip_positions
+from keyvid.metrics.motion import METRICS, sequence_metric_sums
 from keyvid.pipeline.generate import Pipeline
-from keyvid.training.distributed import SINGLE, World, gather_objects
 
 ROWS = (
     "real",

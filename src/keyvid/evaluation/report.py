@@ -7,19 +7,19 @@ from pathlib import Path
 
 import torch
 
+from keyvid.checkpoint import PRETRAINED_DIR
 from keyvid.data.format import PreparedDataset
+from keyvid.distributed import World, join, leave
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.actions import accuracy, classify, per_class_accuracy
-from keyvid.evaluation.frechet import frechet_distance_between
 from keyvid.evaluation.generation import ROWS, SAMPLED_ROWS, RowStats, collect_rows
-from keyvid.evaluation.keypoints import keypoint_regression_error
-from keyvid.evaluation.reconstruction import reconstruction_metrics
 from keyvid.evaluation.report_files import write_report
+from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
+from keyvid.metrics.frechet import frechet_distance_between
+from keyvid.metrics.keypoints import keypoint_regression_error
+from keyvid.metrics.reconstruction import reconstruction_metrics
 from keyvid.models.detector import KeypointDetector
+from keyvid.models.load import load_classifier, load_stage1
 from keyvid.pipeline.generate import Pipeline
-from keyvid.pipeline.loading import load_classifier, load_stage1
-from keyvid.training.checkpoint import PRETRAINED_DIR
-from keyvid.training.distributed import World, join, leave
 
 
 def evaluate_keypoints(
@@ -201,7 +201,7 @@ def _i3d_fn(weights: str | Path | None, length: int, skipped: dict):
     if weights is None:
         skipped["fvd"] = "no I3D weights given (--i3d-weights FILE)"
         return None
-    from keyvid.evaluation.fvd import FVD_MIN_FRAMES, i3d_features, load_i3d
+    from keyvid.metrics.fvd import FVD_MIN_FRAMES, i3d_features, load_i3d
 
     i3d = load_i3d(weights)  # a bad file is an error even when FVD cannot run
     if length < FVD_MIN_FRAMES:
@@ -287,7 +287,7 @@ def _sample_size_warnings(stats: dict[str, RowStats]) -> list[str]:
             continue
         fewest = min(s.videos for s in stats.values())
         if key == "i3d":
-            from keyvid.evaluation.fvd import fvd_warning
+            from keyvid.metrics.fvd import fvd_warning
 
             if (text := fvd_warning(real.videos, fewest)) is not None:
                 warnings.append(text)

@@ -181,7 +181,7 @@ class InceptionI3d(nn.Module):
     The logits are averaged over time (pytorch_i3d.py's ``forward``, TF-Hub's ``Mean``);
     these 400 numbers are FVD's features. T ≥ 9 and 193 ≤ H, W ≤ 224 (see the module
     docstring); anything else raises ``ValueError``. The weights are PyTorch's default
-    initialisation until a checkpoint is loaded (``keyvid.evaluation.fvd.load_i3d``).
+    initialisation until a checkpoint is loaded (``keyvid.metrics.fvd.load_i3d``).
     """
 
     def __init__(self, config: I3DConfig | None = None) -> None:

@@ -109,7 +109,7 @@ class MotionGenerator(nn.Module):
         nn.init.zeros_(self.to_offsets.weight)
         nn.init.zeros_(self.to_offsets.bias)
         # Per-action factor on sampled offsets (one factor without the action condition);
-        # 1 until measured (``keyvid.evaluation.motion.travel_scales``). Saved with the weights.
+        # 1 until measured (``keyvid.metrics.motion.travel_scales``). Saved with the weights.
         scales = c.num_actions if c.action else 1
         self.register_buffer("travel_scale", torch.ones(scales))
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from keyvid.checkpoint import read_meta, write_model_folder
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import start_sequences, travel_scales
-from keyvid.pipeline.loading import PIPELINE, load_motion
-from keyvid.training.checkpoint import read_meta, write_model_folder
+from keyvid.metrics.motion import start_sequences, travel_scales
+from keyvid.models.load import PIPELINE, load_motion
 
 
 def calibrate_motion(

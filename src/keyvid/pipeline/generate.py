@@ -18,18 +18,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from keyvid.checkpoint import load_checkpoint
 from keyvid.data.actions import normalize_action_name, resolve_action
 from keyvid.errors import KeyvidError
 from keyvid.io.image import as_rgb, pil_to_rgb, read_image
+from keyvid.models.load import load_motion, load_stage1
 from keyvid.models.motion import MotionGenerator
 from keyvid.models.stage1 import KeypointTranslator
-from keyvid.pipeline.loading import (
-    check_keypoint_counts,
-    load_motion,
-    load_stage1,
-    stage1_reference,
-)
-from keyvid.training.checkpoint import load_checkpoint
+from keyvid.pipeline.loading import check_keypoint_counts, stage1_reference
 
 MAX_FRAMES = 4096  # a guard against typos (320000 frames would take hours and fill the disk)
 MAX_MOTION_SCALE = 10.0  # beyond this the keypoints leave the image; a typo, not a choice

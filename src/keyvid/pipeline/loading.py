@@ -1,67 +1,15 @@
-"""Build trained networks from self-describing checkpoints.
-
-Three kinds of checkpoint hold inference networks:
-
-- ``stage1``: detector + translator, config = a stage-1 config;
-- ``stage2``: motion generator, config = a stage-2 config whose ``stage1`` names
-  the stage-1 checkpoint that made its pseudo-labels;
-- ``pipeline``: all three in one folder (what ``keyvid export`` makes of a stage-2
-  run, and what a shipped model such as ``synth`` is), config =
-  ``{"stage1": ..., "stage2": ...}``.
-
-A ``classifier`` checkpoint holds the in-domain evaluator (``keyvid train classifier``).
-"""
+"""A stage-2 checkpoint bundled with its stage 1 into one ``pipeline`` folder (``keyvid
+export``), and the check that the two fit. Loading networks is ``keyvid.models.load``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from torch import nn
-
+from keyvid.checkpoint import Checkpoint, write_model_folder
 from keyvid.errors import KeyvidError
-from keyvid.models.classifier import ActionClassifier
+from keyvid.models.load import PIPELINE, load_motion, load_stage1
 from keyvid.models.motion import MotionGenerator
 from keyvid.models.stage1 import KeypointTranslator
-from keyvid.training.checkpoint import Checkpoint, load_checkpoint, write_model_folder
-
-PIPELINE = "pipeline"
-
-
-def load_stage1(checkpoint: str | Path | Checkpoint) -> tuple[KeypointTranslator, Checkpoint]:
-    """The detector and translator of a stage-1 or pipeline checkpoint, in eval mode."""
-    from keyvid.training.stage1 import load_stage1_config
-
-    ckpt = _load(checkpoint, ("stage1", PIPELINE))
-    config = load_stage1_config(ckpt.config["stage1"] if ckpt.kind == PIPELINE else ckpt.config)
-    model = KeypointTranslator(config.model)
-    for name in ("detector", "translator"):
-        _load_weights(getattr(model, name), ckpt, name)
-    return model.eval(), ckpt
-
-
-def load_motion(checkpoint: str | Path | Checkpoint) -> tuple[MotionGenerator, Checkpoint, dict]:
-    """The motion generator of a stage-2 or pipeline checkpoint, in eval mode.
-
-    Also returns the stage-2 config dict (its ``model.actions`` names the classes).
-    """
-    from keyvid.training.stage2 import load_stage2_config
-
-    ckpt = _load(checkpoint, ("stage2", PIPELINE))
-    raw = ckpt.config["stage2"] if ckpt.kind == PIPELINE else ckpt.config
-    config = load_stage2_config(raw)
-    generator = MotionGenerator(config.model.generator)
-    _load_weights(generator, ckpt, "motion_generator")
-    return generator.eval(), ckpt, raw
-
-
-def load_classifier(checkpoint: str | Path | Checkpoint) -> tuple[ActionClassifier, Checkpoint]:
-    """The action classifier of a ``classifier`` checkpoint, in eval mode."""
-    from keyvid.training.classifier import load_classifier_config
-
-    ckpt = _load(checkpoint, ("classifier",))
-    classifier = ActionClassifier(load_classifier_config(ckpt.config).model)
-    _load_weights(classifier, ckpt, "action_classifier")
-    return classifier.eval(), ckpt
 
 
 def stage1_reference(stage2: Checkpoint) -> str:
@@ -100,24 +48,3 @@ def export_pipeline(stage2: str | Path, dest: Path, *, stage1: str | Path | None
 
 
 _STAGE1_NETS = ("detector", "translator")
-
-
-def _load(checkpoint: str | Path | Checkpoint, kinds: tuple[str, ...]) -> Checkpoint:
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    if ckpt.kind not in kinds:
-        raise KeyvidError(
-            f"{ckpt.path} is a {ckpt.kind!r} checkpoint; expected one of: {', '.join(kinds)}"
-        )
-    return ckpt
-
-
-def _load_weights(net: nn.Module, ckpt: Checkpoint, name: str) -> None:
-    state = ckpt.state_dict(name)
-    if not state:
-        raise KeyvidError(f"{ckpt.path} holds no {name} weights")
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
-        raise KeyvidError(
-            f"{ckpt.path}: {name} weights do not match its config ({str(e).splitlines()[0]})"
-        ) from None

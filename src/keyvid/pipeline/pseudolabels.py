@@ -26,10 +26,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from keyvid.data.format import PreparedDataset
+from keyvid.distributed import World, barrier
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.keypoints import detect_rows
+from keyvid.metrics.keypoints import detect_rows
 from keyvid.models.detector import KeypointDetector
-from keyvid.training.distributed import World, barrier
 
 CHUNK_ROWS = 2048  # frames between progress saves: a few seconds of work on a CPU
 

@@ -21,7 +21,7 @@ STATE_FILE = "recipe.json"  # OUT/recipe.json: the recipe's options and finished
 
 def extract_pseudo_labels(ctx: RecipeContext, *, stage1: str) -> None:
     """Pseudo-labels of OUT/data by the detector of the run OUT/<stage1>."""
-    from keyvid.pipeline.loading import load_stage1
+    from keyvid.models.load import load_stage1
     from keyvid.pipeline.pseudolabels import extract_keypoints
 
     model, ckpt = load_stage1(ctx.dir(stage1))
@@ -33,8 +33,8 @@ def extract_pseudo_labels(ctx: RecipeContext, *, stage1: str) -> None:
 
 def bundle_model(ctx: RecipeContext, *, name: str, trained_by: tuple[str, ...]) -> Path:
     """Export the run OUT/<trained_by[-1]> (a motion model with its stage 1) to OUT/<name>."""
+    from keyvid.checkpoint import export_checkpoint, read_meta
     from keyvid.pipeline.loading import export_pipeline
-    from keyvid.training.checkpoint import export_checkpoint, read_meta
 
     source = ctx.dir(trained_by[-1])
     dest = ctx.dir(name)

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from keyvid import __version__
+from keyvid._version import __version__
 from keyvid.errors import KeyvidError
 from keyvid.recipes.book import RecipeOptions, recipe_steps
 from keyvid.recipes.bundle import STATE_FILE

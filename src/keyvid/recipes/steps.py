@@ -107,7 +107,7 @@ Step = DataStep | TrainStep | CallStep
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    from keyvid.training.checkpoint import latest_checkpoint
+    from keyvid.checkpoint import latest_checkpoint
 
     return (run_dir / "config.yaml").is_file() and latest_checkpoint(
         run_dir / "checkpoints"
@@ -118,21 +118,14 @@ def _train_in_process(
     step: TrainStep, overrides: list[str], run_dir: Path, *, resume: bool, progress: bool
 ) -> None:
     from keyvid.config import load_config
-    from keyvid.training.classifier import train_classifier
-    from keyvid.training.config import ClassifierConfig, Stage1Config, Stage2Config
-    from keyvid.training.stage1 import train_stage1
-    from keyvid.training.stage2 import train_stage2
+    from keyvid.training import TRAINERS
+    from keyvid.training import resume as resume_run
 
-    config_class, train = {
-        "stage1": (Stage1Config, train_stage1),
-        "stage2": (Stage2Config, train_stage2),
-        "classifier": (ClassifierConfig, train_classifier),
-    }[step.stage]
-    if resume:
-        config = load_config(config_class, run_dir / "config.yaml")
-    else:
-        config = load_config(config_class, step.config, overrides)
-    train(config, run_dir, resume=resume, progress=progress)
+    if resume:  # the run's own config.yaml holds the overrides
+        resume_run(run_dir, kind=step.stage, progress=progress)
+        return
+    config_class, train = TRAINERS[step.stage]
+    train(load_config(config_class, step.config, overrides), run_dir, progress=progress)
 
 
 def _torchrun(argv: list[str], nproc: int) -> None:

@@ -19,14 +19,14 @@ from keyvid.config import from_dict, to_dict
 from keyvid.data.datasets import SequenceDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.actions import accuracy, classify, evaluation_clip_of
+from keyvid.metrics.actions import accuracy, classify, evaluation_clip_of
 from keyvid.models.classifier import ActionClassifier
 from keyvid.training.config import ClassifierConfig
-from keyvid.training.loop import NONFINITE, Periodic
-from keyvid.training.precision import FP32, Precision
-from keyvid.training.run import learning_rate, logger
-from keyvid.training.session import TrainingSession
-from keyvid.training.state import BufferSnapshot, set_learning_rate
+from keyvid.training.harness.loop import NONFINITE, Periodic
+from keyvid.training.harness.precision import FP32, Precision
+from keyvid.training.harness.run import learning_rate, logger
+from keyvid.training.harness.session import TrainingSession
+from keyvid.training.harness.state import BufferSnapshot, set_learning_rate
 
 KIND = "classifier"
 

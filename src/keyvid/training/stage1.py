@@ -18,22 +18,23 @@ from keyvid.config import from_dict, to_dict
 from keyvid.data.datasets import FramePairDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.keypoints import keypoint_regression_error
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.edges import gradient_l1
 from keyvid.losses.equivariance import equivariance_loss
 from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.losses.separation import separation_loss
+from keyvid.metrics.keypoints import keypoint_regression_error
 from keyvid.models.discriminator import ImageDiscriminator
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.config import Stage1Config
-from keyvid.training.loop import NONFINITE, Periodic
-from keyvid.training.precision import FP32, Precision
-from keyvid.training.run import learning_rate, logger
-from keyvid.training.samples import stage1_sample_grid
-from keyvid.training.session import TrainingSession
-from keyvid.training.state import BufferSnapshot, save_png, set_learning_rate
+from keyvid.training.harness.adversarial import alternating_update
+from keyvid.training.harness.loop import Periodic
+from keyvid.training.harness.precision import FP32, Precision
+from keyvid.training.harness.run import logger
+from keyvid.training.harness.sample_grids import stage1_sample_grid
+from keyvid.training.harness.session import TrainingSession
+from keyvid.training.harness.state import save_png
 
 KIND = "stage1"
 
@@ -135,41 +136,23 @@ def train_step(
     precision: Precision = FP32,
 ) -> tuple[dict[str, float], Stage1Output]:
     """One alternating update: Q and T first, then D_im on the same translation."""
-    lr = learning_rate(config.optim, state.step)
-    set_learning_rate(state, lr)
-    buffers = BufferSnapshot(state.networks().values())
-    disc = state.discriminator
-    if disc is not None:
-        disc.requires_grad_(False)  # its gradients come from its own step only
-    with precision.autocast():
+
+    def generator() -> tuple[dict[str, torch.Tensor], Stage1Output]:
         forward = state.parallel.get("model")
-        losses, out = generator_losses(
-            state.model, disc, reconstruction, batch, config, forward=forward
+        return generator_losses(
+            state.model, state.discriminator, reconstruction, batch, config, forward=forward
         )
-    state.opt_g.zero_grad(set_to_none=True)
-    precision.backward(losses["total"])
-    skipped = not precision.step(state.opt_g, losses["total"])
-    logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
-    if disc is not None:
-        disc.requires_grad_(True)
+
+    def discriminator(out: Stage1Output) -> torch.Tensor:
         fake = out.translation.image.detach()
-        with precision.autocast():
-            # Real and fake in one call: one forward per backward, as DDP expects
-            # (D_im has no batch norm, so this equals two calls).
-            real_logits, fake_logits = state.parallel.get("discriminator", disc)(
-                torch.cat([batch["target"], fake])
-            ).chunk(2)
-            d_loss = discriminator_loss(real_logits, fake_logits)
-        state.opt_d.zero_grad(set_to_none=True)
-        precision.backward(d_loss)
-        skipped |= not precision.step(state.opt_d, d_loss)
-        logged["loss/discriminator"] = float(d_loss.detach())
-    state.step += 1
-    logged["lr"] = lr
-    if skipped:
-        buffers.restore()
-    logged[NONFINITE] = float(skipped)
-    return logged, out
+        # Real and fake in one call: one forward per backward, as DDP expects
+        # (D_im has no batch norm, so this equals two calls).
+        real_logits, fake_logits = state.parallel.get("discriminator", state.discriminator)(
+            torch.cat([batch["target"], fake])
+        ).chunk(2)
+        return discriminator_loss(real_logits, fake_logits)
+
+    return alternating_update(state, config.optim, precision, generator, discriminator)
 
 
 def train_stage1(
@@ -184,7 +167,7 @@ def train_stage1(
 
     ``max_steps`` stops this call early (e.g. for a time-boxed session) without
     changing the schedule, which always follows ``config.optim.steps``. Under
-    ``torchrun`` every process runs this (``keyvid.training.distributed``).
+    ``torchrun`` every process runs this (``keyvid.training.harness.parallel``).
     """
     config_dict = to_dict(config)
     init_source = load_init_source(config) if not resume else None
@@ -271,7 +254,7 @@ def load_init_source(config: Stage1Config) -> KeypointTranslator | None:
     """The model ``config.init_from`` names, checked against ``freeze_detector``: a frozen
     detector must be the checkpoint's, whole (same detector config), or training would
     freeze a random one."""
-    from keyvid.pipeline.loading import load_stage1  # the pipeline imports training
+    from keyvid.models.load import load_stage1
 
     if not config.init_from:
         if config.freeze_detector:

@@ -20,17 +20,18 @@ from keyvid.data.datasets import SequenceDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.data.sequence_augment import augment_keypoint_sequences
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.motion import motion_metrics, start_sequences, travel_scales
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
 from keyvid.losses.vae import keypoint_l1, kl_divergence
+from keyvid.metrics.motion import motion_metrics, start_sequences, travel_scales
 from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
 from keyvid.training.config import Stage2Config
-from keyvid.training.loop import NONFINITE, Periodic
-from keyvid.training.precision import FP32, Precision
-from keyvid.training.run import learning_rate, logger
-from keyvid.training.samples import stage2_sample_grid
-from keyvid.training.session import TrainingSession
-from keyvid.training.state import BufferSnapshot, save_png, set_learning_rate
+from keyvid.training.harness.adversarial import alternating_update
+from keyvid.training.harness.loop import Periodic
+from keyvid.training.harness.precision import FP32, Precision
+from keyvid.training.harness.run import logger
+from keyvid.training.harness.sample_grids import stage2_sample_grid
+from keyvid.training.harness.session import TrainingSession
+from keyvid.training.harness.state import save_png
 
 KIND = "stage2"
 
@@ -117,41 +118,24 @@ def train_step(
     state: Stage2State, batch: dict, config: Stage2Config, precision: Precision = FP32
 ) -> dict[str, float]:
     """One alternating update: M first, then D_seq on the sequences M just generated."""
-    lr = learning_rate(config.optim, state.step)
-    set_learning_rate(state, lr)
     sequences = augment_keypoint_sequences(batch["keypoints"], config.data.augment, None)
-    buffers = BufferSnapshot(state.networks().values())
-    disc = state.discriminator
-    if disc is not None:
-        disc.requires_grad_(False)
-    with precision.autocast():
-        losses, fakes = generator_losses(state, sequences, batch["action"], config)
-    state.opt_g.zero_grad(set_to_none=True)
-    precision.backward(losses["total"])
-    skipped = not precision.step(state.opt_g, losses["total"])
-    logged = {f"loss/{k}": float(v.detach()) for k, v in losses.items()}
-    if disc is not None:
-        disc.requires_grad_(True)
-        k0, action = sequences[:, 0], batch["action"]
+    k0, action = sequences[:, 0], batch["action"]
+
+    def generator() -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        return generator_losses(state, sequences, action, config)
+
+    def discriminator(fakes: list[torch.Tensor]) -> torch.Tensor:
         n = len(fakes)
-        with precision.autocast():
-            # Real and fake sequences in one call: one forward per backward, as DDP
-            # expects (D_seq treats every sequence on its own, so this equals n+1 calls).
-            logits = state.parallel.get("discriminator", disc)(
-                torch.cat([sequences[:, 1:], *(f.detach() for f in fakes)]),
-                k0.repeat(n + 1, 1, 1),
-                action.repeat(n + 1),
-            ).chunk(n + 1)
-            d_loss = sum(discriminator_loss(logits[0], fake) for fake in logits[1:]) / n
-        state.opt_d.zero_grad(set_to_none=True)
-        precision.backward(d_loss)
-        skipped |= not precision.step(state.opt_d, d_loss)
-        logged["loss/discriminator"] = float(d_loss.detach())
-    state.step += 1
-    logged["lr"] = lr
-    if skipped:
-        buffers.restore()
-    logged[NONFINITE] = float(skipped)
+        # Real and fake sequences in one call: one forward per backward, as DDP
+        # expects (D_seq treats every sequence on its own, so this equals n+1 calls).
+        logits = state.parallel.get("discriminator", state.discriminator)(
+            torch.cat([sequences[:, 1:], *(f.detach() for f in fakes)]),
+            k0.repeat(n + 1, 1, 1),
+            action.repeat(n + 1),
+        ).chunk(n + 1)
+        return sum(discriminator_loss(logits[0], fake) for fake in logits[1:]) / n
+
+    logged, _ = alternating_update(state, config.optim, precision, generator, discriminator)
     return logged
 
 

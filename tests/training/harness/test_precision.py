@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from keyvid.training import precision as precision_module
-from keyvid.training.precision import Precision, compiled
+from keyvid.training.harness import precision as precision_module
+from keyvid.training.harness.precision import Precision, compiled
 from keyvid.training.stage1 import train_stage1
 from tests.training.test_stage1 import TINY
 
@@ -94,7 +94,7 @@ def test_compile_that_cannot_start_trains_eagerly_and_says_so(monkeypatch, caplo
 
 
 def test_channels_last_reaches_2d_and_3d_convolutions():
-    from keyvid.training.precision import to_channels_last
+    from keyvid.training.harness.precision import to_channels_last
 
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv3d(4, 4, 3))
     params = list(net.parameters())

@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from keyvid.errors import KeyvidError, TrainingStopped
-from keyvid.pipeline.loading import load_classifier
+from keyvid.models.load import load_classifier
 from keyvid.training.config import LogConfig
-from keyvid.training.loop import NONFINITE, run_loop
-from keyvid.training.run import RunLogger
-from keyvid.training.state import step_if_finite
+from keyvid.training.harness.loop import NONFINITE, run_loop
+from keyvid.training.harness.run import RunLogger
+from keyvid.training.harness.state import step_if_finite
 from tests.training.test_classifier import TINY, write_motion_dataset
 
 

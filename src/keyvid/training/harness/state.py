@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from keyvid.errors import KeyvidError
-from keyvid.training.checkpoint import (
+from keyvid.checkpoint import (
     Checkpoint,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
 )
+from keyvid.errors import KeyvidError
 
 
 class TrainState(Protocol):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from keyvid.data.datasets import SequenceDataset
-from keyvid.evaluation.motion import TRAVEL_BOUNDS, motion_metrics, travel_scales
+from keyvid.metrics.motion import TRAVEL_BOUNDS, motion_metrics, travel_scales
 from keyvid.models.motion import MotionGenerator, MotionGeneratorConfig
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from tests.pipeline.tiny import synthetic_data, tiny_detector

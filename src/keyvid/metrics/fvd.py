@@ -1,6 +1,6 @@
 """Fréchet Video Distance (Unterthiner et al., 2018) with the Kinetics-400 I3D.
 
-FVD is the Fréchet distance (``keyvid.evaluation.frechet``) between the I3D logits of real
+FVD is the Fréchet distance (``keyvid.metrics.frechet``) between the I3D logits of real
 and generated videos. The weights are not bundled (no download here); two files work:
 
 - ``i3d_pretrained_400.pt``: a state dict of TATS/VideoGPT's ``InceptionI3d``, the TF-Hub
@@ -42,8 +42,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from keyvid.errors import KeyvidError, first_line
-from keyvid.evaluation.frechet import frechet_distance_between
 from keyvid.io.weights import check_state_dict, read_state_dict_file, require_file
+from keyvid.metrics.frechet import frechet_distance_between
 from keyvid.models.i3d import KINETICS_SIDE, MIN_FRAMES, I3DConfig, InceptionI3d
 
 FVD_MIN_FRAMES = MIN_FRAMES  # I3D's temporal pooling needs ⌈T/8⌉ ≥ 2

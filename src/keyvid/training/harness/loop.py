@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from keyvid.errors import KeyvidError, TrainingStopped
 from keyvid.training.config import LogConfig
-from keyvid.training.run import RunLogger, logger
-from keyvid.training.state import TrainState
+from keyvid.training.harness.run import RunLogger, logger
+from keyvid.training.harness.state import TrainState
 
 # The scalar a step function returns as 1.0 when it skipped its update because the loss
 # or a gradient was NaN/Inf (``step_if_finite``); logged as the skipped fraction.

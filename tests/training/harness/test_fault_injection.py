@@ -11,8 +11,8 @@ import time
 
 import torch
 
-from keyvid.pipeline.loading import load_classifier
-from keyvid.training.checkpoint import latest_checkpoint
+from keyvid.checkpoint import latest_checkpoint
+from keyvid.models.load import load_classifier
 from tests.training.test_classifier import TINY, write_motion_dataset
 
 STEPS = 300  # long enough that every kill lands mid-run

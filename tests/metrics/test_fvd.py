@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.fvd import (
+from keyvid.metrics.fvd import (
     FVD_MIN_RELIABLE,
     I3DFeatures,
     fvd,

@@ -6,7 +6,7 @@ import scipy.linalg
 import torch
 
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.frechet import (
+from keyvid.metrics.frechet import (
     feature_statistics,
     frechet_distance,
     frechet_distance_between,

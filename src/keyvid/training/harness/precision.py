@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from keyvid.training.state import step_if_finite
+from keyvid.training.harness.state import step_if_finite
 
 logger = logging.getLogger("keyvid")
 

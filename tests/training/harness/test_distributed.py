@@ -11,10 +11,11 @@ from safetensors.torch import load_file
 
 from keyvid.config import load_config
 from keyvid.data.prepare import prepare_synthetic
+from keyvid.distributed import World, local_batch_size
 from keyvid.errors import KeyvidError
 from keyvid.models.stage1 import KeypointTranslator
 from keyvid.training.config import Stage1Config
-from keyvid.training.distributed import AllReduceBatchNorm, World, local_batch_size
+from keyvid.training.harness.parallel import AllReduceBatchNorm
 from tests.training.test_stage1 import TINY
 
 # D_im on and the separation term on: every part of the stage-1 step but the

@@ -28,10 +28,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from keyvid import __version__
+from keyvid._version import __version__
 from keyvid.errors import KeyvidError, first_line
 
-PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 @dataclass

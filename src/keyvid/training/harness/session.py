@@ -22,9 +22,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from keyvid.training.checkpoint import Checkpoint
-from keyvid.training.config import LogConfig, OptimConfig
-from keyvid.training.distributed import (
+from keyvid.checkpoint import Checkpoint
+from keyvid.distributed import (
     World,
     any_rank,
     barrier,
@@ -33,14 +32,25 @@ from keyvid.training.distributed import (
     leave,
     local_batch_size,
     mean_over_ranks,
-    parallel,
-    sync_batch_norm,
 )
-from keyvid.training.loop import Periodic, run_loop
-from keyvid.training.precision import Precision, compiled, to_channels_last
-from keyvid.training.run import NullRunLogger, RunLogger, logger, pick_device, prepare_run_dir
-from keyvid.training.sampler import InfiniteSampler, single_thread_worker
-from keyvid.training.state import TrainState, restore_state, resumable_checkpoint, save_state
+from keyvid.training.config import LogConfig, OptimConfig
+from keyvid.training.harness.loop import Periodic, run_loop
+from keyvid.training.harness.parallel import parallel, sync_batch_norm
+from keyvid.training.harness.precision import Precision, compiled, to_channels_last
+from keyvid.training.harness.run import (
+    NullRunLogger,
+    RunLogger,
+    logger,
+    pick_device,
+    prepare_run_dir,
+)
+from keyvid.training.harness.sampler import InfiniteSampler, single_thread_worker
+from keyvid.training.harness.state import (
+    TrainState,
+    restore_state,
+    resumable_checkpoint,
+    save_state,
+)
 
 
 @dataclass

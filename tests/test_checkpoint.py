@@ -2,13 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from keyvid.errors import KeyvidError
-from keyvid.training.checkpoint import (
+from keyvid.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
+from keyvid.errors import KeyvidError
 
 
 def nets():
@@ -65,7 +65,7 @@ def test_shipped_model_without_training_state(tmp_path):
 
 
 def test_export_keeps_only_the_chosen_networks(tmp_path):
-    from keyvid.training.checkpoint import export_checkpoint
+    from keyvid.checkpoint import export_checkpoint
 
     src = save_checkpoint(
         tmp_path / "run", kind="t", step=7, networks=nets(), config={"x": 1}, training_state={}

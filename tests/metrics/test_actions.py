@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from keyvid.evaluation.actions import (
+from keyvid.metrics.actions import (
     accuracy,
     classify,
     clip_positions,

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from keyvid.evaluation.fvd import fvd, i3d_features, load_i3d
+from keyvid.metrics.fvd import fvd, i3d_features, load_i3d
 from keyvid.models.i3d import InceptionI3d
 
 GOLDEN = Path(__file__).parent / "golden" / "i3d_tats_logits.json"

@@ -4,7 +4,7 @@ import torch
 
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.keypoints import frame_rows, keypoint_regression_error, regression_errors
+from keyvid.metrics.keypoints import frame_rows, keypoint_regression_error, regression_errors
 from keyvid.models.detector import DetectorConfig, KeypointDetector
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from keyvid.data.format import PreparedDataset
-from keyvid.evaluation.reconstruction import image_scores, psnr, reconstruction_metrics
-from keyvid.pipeline.loading import load_stage1
+from keyvid.metrics.reconstruction import image_scores, psnr, reconstruction_metrics
+from keyvid.models.load import load_stage1
 from tests.pipeline.tiny import build_tiny_models
 
 
