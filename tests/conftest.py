@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +42,49 @@ def write_dot_dataset(
     return root
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_thread():
-    """One intra-op thread for the whole suite: tests use tiny tensors, and with 2
-    threads on a busy 2-core machine OpenMP waits made small ops up to ~70× slower."""
+# Another CPU's numerics, on this one (issue 20). Tiny trainings round differently on
+# another processor, so a test that trains must hold on any float trajectory. Most of
+# what differs between CPUs can be switched here:
+#   ATEN_CPU_CAPABILITY=default|avx2|avx512  torch's vectorised kernels (torch reads it)
+#   ONEDNN_MAX_CPU_ISA=AVX2, MKL_CBWR=AVX2   oneDNN's and MKL's kernels (they read them)
+#   KEYVID_TEST_NO_MKLDNN=1                  no oneDNN at all (read here)
+#   KEYVID_TEST_THREADS=N                    intra-op threads (read here; default 1)
+# A CPU without AVX-512, in one command (the header pytest prints shows what is in force):
+#   ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 \
+#     .venv/bin/python -m pytest -q -p no:cacheprovider
+# The first three are inherited by the subprocesses tests start; the last two are not.
+
+
+def _test_threads() -> int:
+    return int(os.environ.get("KEYVID_TEST_THREADS", "1"))
+
+
+def pytest_report_header(config) -> str:
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    mkldnn = not os.environ.get("KEYVID_TEST_NO_MKLDNN") and torch.backends.mkldnn.is_available()
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "all")
+    return (
+        f"keyvid numerics: torch CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+        f"oneDNN {'on (max ISA ' + isa + ')' if mkldnn else 'off'}, "
+        f"MKL_CBWR {os.environ.get('MKL_CBWR', 'unset')}, {_test_threads()} thread(s)"
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cpu_numerics():
+    """One intra-op thread for the whole suite (tests use tiny tensors, and with 2
+    threads on a busy 2-core machine OpenMP waits made small ops up to ~70× slower),
+    and the switches above."""
+    import torch
+
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(_test_threads())
+    if os.environ.get("KEYVID_TEST_NO_MKLDNN"):
+        torch.backends.mkldnn.enabled = False
     yield
     torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = mkldnn
 
 
 @pytest.fixture

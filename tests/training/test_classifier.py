@@ -67,7 +67,18 @@ def config(data: Path, *extra: str) -> ClassifierConfig:
 
 
 def test_the_classifier_learns_the_actions_of_unseen_videos(motions, tmp_path):
-    ckpt = train_classifier(config(motions, "optim.steps=150"), tmp_path / "run", progress=False)
+    # Must hold on any CPU's roundings (issue 20). At lr 1e-2 to the last step, Adam moves
+    # the weights by ~lr every step however small the loss, and batch norm's running
+    # statistics (what eval mode uses; momentum 0.1, so the last ~10 steps) lag behind
+    # them: test accuracy fell to 0.33-0.67 on 2 seeds in 10 (which ones changed with the
+    # CPU kernels, seed 0 among them on most) while the same weights scored 1.0 on batch
+    # statistics or on statistics recomputed after training. A last milestone (lr ×0.1
+    # from step 100, as configs/synth_classifier.yaml settles) lets them catch up. Mirroring
+    # makes "across" two motions (leftwards, rightwards) that the 4-channel network failed
+    # to tell from "still" on 1 seed in 20; the other augmentations stay. Measured over
+    # seeds 0-19 under every setting of tests/conftest.py: 1.0 (untrained: 0.17-0.33).
+    settle = ["optim.steps=150", "optim.lr_milestones=[100]", "data.augment.flip=false"]
+    ckpt = train_classifier(config(motions, *settle), tmp_path / "run", progress=False)
     classifier, loaded = load_classifier(ckpt)
     assert loaded.kind == "classifier" and loaded.step == 150
     assert classifier.config.actions == MOTIONS and classifier.config.num_actions == 3

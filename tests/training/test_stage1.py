@@ -50,12 +50,20 @@ def losses(run) -> list[float]:
 
 def test_a_few_steps_decrease_the_loss(synth, tmp_path):
     cfg = tiny_config(
-        synth, "optim.steps=40", "loss.adversarial_weight=0", "data.augment.flip=false"
+        synth,
+        "optim.steps=40",
+        "optim.lr=3e-3",
+        "loss.adversarial_weight=0",
+        "data.augment.flip=false",
     )
     last = train_stage1(cfg, tmp_path / "run", progress=False)
     curve = losses(tmp_path / "run")
     assert len(curve) == 40
-    assert sum(curve[-5:]) / 5 < 0.8 * sum(curve[:5]) / 5
+    # Must hold on any CPU's roundings (issue 20); batches of 4 make each logged loss
+    # noisy. Last 5 / first 5 over seeds 0-29: 0.33-0.60 at this lr, also under every
+    # setting of tests/conftest.py (at TINY's 1e-3: 0.49-0.76, against the 0.8 this
+    # asserted), and 0.88-1.18 without training (lr 0).
+    assert sum(curve[-5:]) / 5 < 0.75 * sum(curve[:5]) / 5
     assert last.name == "step_00000040"
     assert (tmp_path / "run" / "config.yaml").exists()
 
