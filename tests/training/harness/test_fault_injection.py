@@ -21,6 +21,9 @@ STEPS = 300  # long enough that every kill lands mid-run
 def command(data, run, *extra: str) -> list[str]:
     base = [sys.executable, "-m", "keyvid", "train", "classifier"]
     settings = [*TINY, "log.checkpoint_every=1", "log.keep_checkpoints=2", f"optim.steps={STEPS}"]
+    # One thread, as tests/conftest.py gives the suite (a resume reads it from the run's
+    # config): torch's default 2 made these runs ~8x slower on a busy 2-core machine.
+    settings.append("optim.threads=1")
     return [*base, "--data", str(data), "--run", str(run), *settings, *extra]
 
 
