@@ -143,10 +143,6 @@ def train_classifier(
     )
 
 
-def load_classifier_config(data: dict) -> ClassifierConfig:
-    return from_dict(ClassifierConfig, data)
-
-
 def _test_clips(
     train: PreparedDataset, frames: int
 ) -> tuple[list[torch.Tensor], torch.Tensor] | None:

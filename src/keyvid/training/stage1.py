@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from keyvid.config import from_dict, to_dict
+from keyvid.config import to_dict
 from keyvid.data.datasets import FramePairDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
@@ -301,11 +301,6 @@ def _fills_leading_rows(value: torch.Tensor, target: torch.Tensor) -> bool:
     return (
         value.ndim > 0 and value.shape[1:] == target.shape[1:] and value.shape[0] < target.shape[0]
     )
-
-
-def load_stage1_config(data: dict) -> Stage1Config:
-    """A ``Stage1Config`` from a checkpoint's or run's saved config dict."""
-    return from_dict(Stage1Config, data)
 
 
 def _eval_splits(train: PreparedDataset) -> tuple[PreparedDataset, PreparedDataset] | None:

@@ -229,10 +229,6 @@ def train_stage2(
     )
 
 
-def load_stage2_config(data: dict) -> Stage2Config:
-    return from_dict(Stage2Config, data)
-
-
 def _test_sequences(train: PreparedDataset, keypoints: str, length: int) -> SequenceDataset | None:
     """The test split's pseudo-label sequences from each video's start, if extracted."""
     if "test" not in train.meta["splits"]:
