@@ -32,6 +32,8 @@ from keyvid._version import __version__
 from keyvid.errors import KeyvidError, first_line
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+# What inference needs of each kind of checkpoint (no optimiser state, no discriminator).
+INFERENCE_NETWORKS = {"stage1": ("detector", "translator"), "classifier": ("action_classifier",)}
 
 
 @dataclass

@@ -8,9 +8,6 @@ from pathlib import Path
 from keyvid.errors import KeyvidError
 from keyvid.extras import require
 
-# What inference needs of each kind of checkpoint (no optimiser state, no discriminator).
-INFERENCE_NETWORKS = {"stage1": ("detector", "translator"), "classifier": ("action_classifier",)}
-
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
@@ -48,7 +45,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> None:
-    from keyvid.checkpoint import export_checkpoint, read_meta, resolve_checkpoint
+    from keyvid.checkpoint import (
+        INFERENCE_NETWORKS,
+        export_checkpoint,
+        read_meta,
+        resolve_checkpoint,
+    )
     from keyvid.pipeline.loading import export_pipeline
 
     if args.out.exists() and not args.overwrite:

@@ -228,12 +228,13 @@ def pseudo_labels(stage1: str) -> CallStep:
 
 def bundle(name: str, trained_by: list[str]) -> CallStep:
     """Export the last of ``trained_by`` (with its stage 1 for a motion model) to OUT/<name>."""
-    source = trained_by[-1]
+    source, stage1 = trained_by[-1], None
     command = f"keyvid export {{out}}/{source} {{out}}/{name}"
     if source.startswith("stage2"):
         stage1 = next(s for s in reversed(trained_by) if s.startswith("stage1"))
         command += f" --stage1 {{out}}/{stage1}"
-    return CallStep(name, command, partial(bundle_model, name=name, trained_by=tuple(trained_by)))
+    call = partial(bundle_model, name=name, trained_by=tuple(trained_by), stage1=stage1)
+    return CallStep(name, command, call)
 
 
 def evaluation(data: str, *, classifier: str | None = None, no_action: str | None = None):

@@ -31,20 +31,20 @@ def extract_pseudo_labels(ctx: RecipeContext, *, stage1: str) -> None:
     )
 
 
-def bundle_model(ctx: RecipeContext, *, name: str, trained_by: tuple[str, ...]) -> Path:
-    """Export the run OUT/<trained_by[-1]> (a motion model with its stage 1) to OUT/<name>."""
-    from keyvid.checkpoint import export_checkpoint, read_meta
+def bundle_model(
+    ctx: RecipeContext, *, name: str, trained_by: tuple[str, ...], stage1: str | None
+) -> Path:
+    """Export the run OUT/<trained_by[-1]> to OUT/<name>: a motion model with the stage 1
+    OUT/<stage1>, or the inference networks of any other run."""
+    from keyvid.checkpoint import INFERENCE_NETWORKS, export_checkpoint, read_meta
     from keyvid.pipeline.loading import export_pipeline
 
     source = ctx.dir(trained_by[-1])
     dest = ctx.dir(name)
-    kind = read_meta(source)["kind"]
-    if kind == "stage2":
-        stage1 = next(s for s in reversed(trained_by) if s.startswith("stage1"))
+    if stage1 is not None:
         export_pipeline(source, dest, stage1=ctx.dir(stage1))
     else:
-        networks = {"classifier": ("action_classifier",), "stage1": ("detector", "translator")}
-        export_checkpoint(source, dest, networks=networks[kind])
+        export_checkpoint(source, dest, networks=INFERENCE_NETWORKS[read_meta(source)["kind"]])
     _describe_bundle(ctx, dest, trained_by)
     return dest
 
@@ -57,13 +57,12 @@ def evaluate_bundle(
 
     optional = {"classifier": classifier, "no_action": no_action}
     companions = {k: ctx.dir(v) for k, v in optional.items() if v is not None}
-    tiny = read_state(ctx.out)["options"]["tiny"]
     return evaluate_model(
         ctx.dir("model"),
         ctx.dir(data),
         ctx.dir("evaluation"),
-        max_videos=9 if tiny else None,
-        max_train_frames=200 if tiny else 8000,
+        max_videos=9 if ctx.tiny else None,
+        max_train_frames=200 if ctx.tiny else 8000,
         progress=ctx.progress,
         **companions,
     )
@@ -72,10 +71,10 @@ def evaluate_bundle(
 def _describe_bundle(ctx: RecipeContext, dest: Path, trained_by: tuple[str, ...]) -> None:
     """Rewrite meta.json and config.yaml without machine paths; add training_summary.json."""
     state = read_state(ctx.out)
+    summary = {s: last_metrics(ctx.dir(s)) for s in trained_by}
     meta = json.loads((dest / "meta.json").read_text())
-    steps = {s: last_metrics(ctx.dir(s)).get("steps") for s in trained_by}
     meta["source"] = f"keyvid recipe {state['options']['name']}: " + ", ".join(
-        f"{s} (step {n})" for s, n in steps.items()
+        f"{s} (step {m.get('steps')})" for s, m in summary.items()
     )
     meta["recipe"] = state["recipe"]
     (dest / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -83,7 +82,6 @@ def _describe_bundle(ctx: RecipeContext, dest: Path, trained_by: tuple[str, ...]
     (dest / "config.yaml").write_text(
         yaml.safe_dump(without_machine_paths(config, ctx.out), sort_keys=False)
     )
-    summary = {s: last_metrics(ctx.dir(s)) for s in trained_by}
     (dest / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

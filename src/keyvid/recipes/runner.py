@@ -39,7 +39,7 @@ def run_recipe(
     steps = recipe_steps(options)
     if options.src is not None and not options.src.exists():
         raise KeyvidError(f"--src {src} does not exist")
-    ctx = RecipeContext(Path(out).resolve(), nproc_per_node, progress)
+    ctx = RecipeContext(Path(out).resolve(), nproc_per_node, progress, tiny)
     state = _start(ctx.out, options, steps, ctx)
     for i, step in enumerate(steps, 1):
         head = f"[{i}/{len(steps)}] {step.name}"
@@ -67,7 +67,8 @@ def describe_recipe(name: str, *, tiny: bool = False, src: str | Path | None = N
 
 def _start(out: Path, options: RecipeOptions, steps: list[Step], ctx: RecipeContext) -> dict:
     """Read OUT/recipe.json (refusing other options) or start a new one."""
-    asked = {"name": options.name, "tiny": options.tiny, "src": str(options.src)}
+    src = str(options.src) if options.src is not None else None
+    asked = {"name": options.name, "tiny": options.tiny, "src": src}
     path = out / STATE_FILE
     if path.is_file():
         state = json.loads(path.read_text())
@@ -80,12 +81,12 @@ def _start(out: Path, options: RecipeOptions, steps: list[Step], ctx: RecipeCont
     if out.exists() and any(out.iterdir()):
         raise KeyvidError(f"{out} exists and is not a recipe folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    state = {"options": asked, "recipe": _record(options, steps, ctx), "finished": {}}
+    state = {"options": asked, "recipe": _record(asked, options, steps, ctx), "finished": {}}
     _write_state(out, state)
     return state
 
 
-def _record(options: RecipeOptions, steps: list[Step], ctx: RecipeContext) -> dict:
+def _record(asked: dict, options: RecipeOptions, steps: list[Step], ctx: RecipeContext) -> dict:
     """What a bundle's meta.json says of how it was made: no path of this machine."""
 
     def generic(text: str) -> str:
@@ -94,7 +95,7 @@ def _record(options: RecipeOptions, steps: list[Step], ctx: RecipeContext) -> di
 
     return {
         "name": options.name,
-        "command": _command({"name": options.name, "tiny": options.tiny, "src": options.src}),
+        "command": _command(asked),
         "keyvid_version": __version__,
         "commit": _commit(),
         "data": {s.name: s.facts for s in steps if isinstance(s, DataStep)},
@@ -104,7 +105,7 @@ def _record(options: RecipeOptions, steps: list[Step], ctx: RecipeContext) -> di
 
 def _command(options: dict) -> str:
     command = f"keyvid recipe {options['name']} --out OUT"
-    if options.get("src") not in (None, "None"):
+    if options["src"] is not None:
         command += " --src SRC"
     return command + (" --tiny" if options["tiny"] else "")
 

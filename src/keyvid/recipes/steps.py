@@ -27,6 +27,7 @@ class RecipeContext:
     out: Path  # the recipe's folder; every step writes OUT/<step name>
     nproc_per_node: int = 1  # > 1: training steps run under torchrun
     progress: bool = True
+    tiny: bool = False  # --tiny: the evaluation step reads a few videos only
 
     def dir(self, step: str) -> Path:
         return self.out / step
