@@ -168,3 +168,17 @@ def test_machine_paths_are_made_relative_or_reduced_to_a_name(tmp_path):
         "w": "vgg19.pth",
         "n": [1, "a"],
     }
+
+
+def test_a_stopped_recipe_says_to_rerun_the_recipe(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from keyvid.errors import TrainingStopped
+
+    def stopped(*args, **kwargs):
+        raise TrainingStopped(signal.SIGTERM, tmp_path / "run" / "checkpoints" / "step_00000006")
+
+    monkeypatch.setattr("keyvid.recipes.run_recipe", stopped)
+    assert main(["recipe", "synth", "--tiny", "--out", str(tmp_path / "r")]) == 128 + 15
+    err = capsys.readouterr().err
+    assert "run the same keyvid recipe command again" in err and "--resume" not in err

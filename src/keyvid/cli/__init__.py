@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:
         print(
             f"stopped by {e.signal_name}: checkpoint saved at {e.checkpoint}; "
-            "continue with --resume RUN_DIR",
+            + getattr(args, "resume_hint", "continue with --resume RUN_DIR"),
             file=sys.stderr,
         )
         return 128 + e.signum

@@ -41,7 +41,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     recipe.add_argument(
         "--dry-run", action="store_true", help="print the steps as keyvid commands and stop"
     )
-    recipe.set_defaults(handler=run_recipe_command)
+    recipe.set_defaults(
+        handler=run_recipe_command,
+        # after Ctrl-C or SIGTERM: the recipe, not the training run, is what to restart
+        resume_hint="run the same keyvid recipe command again to continue from it",
+    )
 
 
 def run_recipe_command(args: argparse.Namespace) -> None:
