@@ -7,8 +7,17 @@ import pytest
 
 from keyvid.coords import to_pixels
 from keyvid.data.actions import PENN_ACTIONS
+from keyvid.data.format import PreparedDataset
+from keyvid.data.prepare import prepare_synthetic
 from keyvid.data.skeleton import NUM_JOINTS, J
-from keyvid.data.synth import _render, render_video, synth_videos
+from keyvid.data.synth import (
+    _render,
+    dataset_implement_coverage,
+    implement_coverage,
+    render_video,
+    synth_videos,
+    video_seed,
+)
 
 ACTIONS = range(len(PENN_ACTIONS))
 PAIRS = [(J["left_shoulder"], J["right_shoulder"]), (J["left_elbow"], J["right_elbow"]),
@@ -56,7 +65,7 @@ def test_splits_and_seeds_draw_different_videos():
 @pytest.mark.parametrize("action", ACTIONS)
 def test_joints_inside_image_and_on_the_actor(action):
     for seed in range(3):
-        frames, joints = _render(action, seed, 64, 40, background=False)
+        frames, joints, _ = _render(action, seed, 64, 40, background=False)
         assert np.abs(joints).max() <= 1.0
         # On a black background every joint must land on painted actor pixels.
         x, y = np.rint(to_pixels(joints, (64, 64))).astype(int).transpose(2, 0, 1)  # (2, T, 13)
@@ -109,3 +118,36 @@ def test_actions_are_distinguishable():
 def test_bad_action_is_rejected():
     with pytest.raises(ValueError):
         render_video(9, 0)
+
+
+WITH_IMPLEMENT = {"tennis_serve", "pull_ups", "clean_and_jerk", "tennis_forehand",
+                  "golf_swing", "baseball_swing"}  # fmt: skip
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_implement_coverage_lies_in_the_hands(action):
+    seed = video_seed(2, "test", action)
+    coverage = implement_coverage(action, seed, size=64, frames=12)
+    if PENN_ACTIONS[action] not in WITH_IMPLEMENT:
+        assert coverage is None
+        return
+    assert coverage.shape == (12, 64, 64) and coverage.min() >= 0 and coverage.max() <= 1
+    _, joints = render_video(action, seed, size=64, frames=12)  # the same video
+    wrists = to_pixels(joints[:, [J["left_wrist"], J["right_wrist"]]], (64, 64))  # (T, 2, 2)
+    for t in range(12):
+        ys, xs = np.nonzero(coverage[t] > 0.5)
+        assert len(xs) > 3, (PENN_ACTIONS[action], t)  # thin, but always in view
+        covered = np.stack([xs, ys], -1)  # (N, 2) pixels of the implement
+        nearest = np.linalg.norm(covered[None] - wrists[t][:, None], axis=-1).min()
+        assert nearest < 4, (PENN_ACTIONS[action], t)  # held: a wrist touches it
+
+
+def test_a_prepared_split_regenerates_its_implements(tmp_path):
+    root = prepare_synthetic(tmp_path / "d", train=2, test=9, frames=6, seed=4, progress=False)
+    test = PreparedDataset(root, "test")
+    for i, video in enumerate(test.videos):
+        expected = implement_coverage(video.action, video_seed(4, "test", i), frames=6)
+        got = dataset_implement_coverage(test, i)
+        assert (got is None) == (expected is None) and (
+            got is None or np.array_equal(got, expected)
+        )

@@ -86,14 +86,23 @@ class FramePairDataset(_SeededDataset):
     def __len__(self) -> int:
         return self._num_frames
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = self.rng(index)
+    def frames_of(self, index: int) -> tuple[int, int, int]:
+        """(video index, reference frame, target frame) of item ``index``."""
+        return self._pick(index, self.rng(index))
+
+    def _pick(self, index: int, rng: np.random.Generator) -> tuple[int, int, int]:
         index %= len(self)
         vi = int(np.searchsorted(self._starts, index, side="right") - 1)
         video = self.data.videos[vi]
         src = index - video.offset
         # Any other frame of the video; skipping `src` keeps pairs informative.
         tgt = (src + 1 + int(rng.integers(video.num_frames - 1))) % video.num_frames
+        return vi, src, tgt
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = self.rng(index)
+        vi, src, tgt = self._pick(index, rng)
+        video = self.data.videos[vi]
         frames = frames_to_tensor(self.data.frames(vi)[[src, tgt]], self.size)  # (2, 3, H, W)
         points = (
             [torch.from_numpy(self.data.joints(vi)[[src, tgt]].copy())]

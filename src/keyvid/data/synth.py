@@ -256,10 +256,24 @@ def _draw(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radii: np.ndarray, f
 
     a, b: (T, 2) pixel ends; radii: (T, 2) half-widths at a and b; frac: corner rounding as a
     fraction of the half-width (1 = capsule, small = box-like torso); material: (rgb,
-    texture or None). Only a per-frame window around the segment is computed: limbs cover
-    a few percent of the image, so this is ~10x less work than full-frame distances.
+    texture or None).
     """
-    t, size = canvas.shape[:2]
+    index, alpha, u, vn = _segment(canvas.shape[:2], a, b, radii, frac)
+    colour = _material(material, u, vn, light)
+    patch = canvas[index]  # (T, h, w, 3)
+    patch += alpha * (colour - patch)
+    canvas[index] = patch
+
+
+def _segment(shape: tuple[int, int], a: np.ndarray, b: np.ndarray, radii: np.ndarray,
+             frac: float) -> tuple:  # fmt: skip
+    """Coverage of one segment per frame of a (T, H, W) canvas: (index, alpha (T, h, w, 1),
+    u along it, vn across it in [-1, 1]) over a per-frame window around the segment.
+
+    Only that window is computed: limbs cover a few percent of the image, so this is ~10x
+    less work than full-frame distances.
+    """
+    t, size = shape
     reach = radii.max() + 1.5
     lo = np.floor(np.minimum(a, b) - reach).astype(int)  # (T, 2)
     hi = np.ceil(np.maximum(a, b) + reach).astype(int)
@@ -282,11 +296,8 @@ def _draw(canvas: np.ndarray, a: np.ndarray, b: np.ndarray, radii: np.ndarray, f
     dist = np.hypot(np.maximum(qu, 0), np.maximum(qv, 0)) + np.minimum(np.maximum(qu, qv), 0)
     alpha = np.clip(0.5 + rounding - dist, 0, 1)[..., None]  # 1-pixel anti-aliased edge
     vn = np.clip(v / np.maximum(width, 1e-3), -1, 1)
-    colour = _material(material, u, vn, light)
     index = (np.arange(t)[:, None, None], gy[:, :, None], gx[:, None, :])
-    patch = canvas[index]  # (T, h, w, 3)
-    patch += alpha * (colour - patch)
-    canvas[index] = patch
+    return index, alpha, u, vn
 
 
 def _material(material: tuple, u: np.ndarray, vn: np.ndarray, light: float) -> np.ndarray:
@@ -366,8 +377,10 @@ def _to_pixels(rng: np.random.Generator, j: np.ndarray, body: dict, size: int):
     return px, scale
 
 
-def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette) -> None:
-    """Paint the actor's parts far-to-near: legs, torso, head, arms, implement."""
+def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette) -> np.ndarray | None:
+    """Paint the actor's parts far-to-near: legs, torso, head, arms, implement. Returns the
+    implement's coverage (T, H, W) in [0, 1] (it is drawn last, so nothing hides it), or
+    None for an action without one."""
     sleeves, shorts = rng.uniform() < 0.35, rng.uniform() < 0.25
     textures = {SHIRT: _sample_texture(rng, scale), TROUSERS: _sample_texture(rng, scale)}
     light = rng.uniform(-0.25, 0.25)  # light from the left or the right
@@ -396,10 +409,17 @@ def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette) -> None:
             a, b = px[:, ja], px[:, jb]
         radii = np.broadcast_to(np.asarray(widths, dtype=np.float64), (len(px), 2))
         _draw(canvas, a, b, radii, rounding, (palette[garment], textures.get(garment)), light)
+    if tool is None:
+        return None
+    coverage = np.zeros(canvas.shape[:3], dtype=np.float32)  # (T, H, W)
+    index, alpha, _, _ = _segment(canvas.shape[:2], a, b, radii, rounding)  # the last part
+    coverage[index] = alpha[..., 0]
+    return coverage
 
 
 def _render(action: int, seed, size: int, frames: int, background: bool = True):
-    """render_video with an optional plain black background (for tests)."""
+    """render_video with an optional plain black background (for tests), plus the
+    implement's coverage (T, H, W) or None."""
     spec = _ACTIONS[PENN_ACTIONS[action]]
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rng = np.random.default_rng(seq)
@@ -410,9 +430,9 @@ def _render(action: int, seed, size: int, frames: int, background: bool = True):
     palette = _sample_palette(rng, bg.mean((0, 1)))
     _add_distractors(rng, bg, palette)
     canvas = np.repeat((bg if background else bg * 0)[None], frames, axis=0)  # (T, H, W, 3)
-    _draw_actor(rng, canvas, spec, pose, body, px, scale, palette)
+    implement = _draw_actor(rng, canvas, spec, pose, body, px, scale, palette)
     video = (canvas * 255 + 0.5).astype(np.uint8)
-    return video, to_normalized(px[:, :NUM_JOINTS], (size, size)).astype(np.float32)
+    return video, to_normalized(px[:, :NUM_JOINTS], (size, size)).astype(np.float32), implement
 
 
 def render_video(
@@ -425,7 +445,24 @@ def render_video(
     """
     if not 0 <= action < len(PENN_ACTIONS):
         raise ValueError(f"action must be in [0, {len(PENN_ACTIONS)}), got {action}")
-    return _render(action, seed, size, frames)
+    return _render(action, seed, size, frames)[:2]
+
+
+def implement_coverage(
+    action: int, seed: int | np.random.SeedSequence, *, size: int = 64, frames: int = 40
+) -> np.ndarray | None:
+    """(T, size, size) float32 coverage in [0, 1] of the implement (racket, club, bat,
+    barbell, bar) in :func:`render_video`'s video, or None for an action without one.
+
+    For evaluation only (reconstruction error on thin held parts): training never reads it.
+    """
+    return _render(action, seed, size, frames)[2]
+
+
+def video_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
+    """The randomness of video ``index`` of ``split``: disjoint across splits and seeds."""
+    code = zlib.crc32(split.encode())  # stable across runs, unlike hash()
+    return np.random.SeedSequence([seed, code, index])
 
 
 def synth_videos(
@@ -436,9 +473,20 @@ def synth_videos(
     Each video's randomness comes from SeedSequence([seed, split code, i]), so splits
     draw disjoint actors and backgrounds and any video can be regenerated alone.
     """
-    code = zlib.crc32(split.encode())  # stable across runs, unlike hash()
     for i in range(num_videos):
         action = i % len(PENN_ACTIONS)
-        video, joints = render_video(action, np.random.SeedSequence([seed, code, i]),
-                                     size=size, frames=frames)  # fmt: skip
+        video, joints = render_video(action, video_seed(seed, split, i), size=size, frames=frames)
         yield f"synth-{split}-{i:06d}", action, video, joints
+
+
+def dataset_implement_coverage(data, video_index: int) -> np.ndarray | None:
+    """(T, H, W) implement coverage of video ``video_index`` of a prepared synthetic split
+    (``keyvid data synth``), regenerated from the seed its dataset.json records; None for a
+    dataset that is not synthetic or an action without an implement. Evaluation only."""
+    source = data.meta.get("source", {})
+    if source.get("kind") != "synthetic":
+        return None
+    video = data.videos[video_index]
+    index = int(video.id.rsplit("-", 1)[-1])  # synth-<split>-<index>, see synth_videos
+    seed = video_seed(source["seed"], data.split, index)
+    return implement_coverage(video.action, seed, size=data.meta["height"], frames=video.num_frames)

@@ -16,8 +16,13 @@ from keyvid.models.translator import (
     Translator,
     TranslatorConfig,
     TranslatorOutput,
+    switches_beside_warp,
     switches_needing_analogy,
 )
+from keyvid.models.warp import WarpTranslator
+
+# model.translator.kind -> its network (both take T(v, k, k') and return TranslatorOutput).
+TRANSLATORS: dict[str, type[nn.Module]] = {"analogy": Translator, "warp": WarpTranslator}
 
 
 @dataclass
@@ -41,6 +46,16 @@ class Stage1ModelConfig:
                 f"keypoints, which the no-analogy ablation hides from T; set "
                 f"model.translator.{switch}=false"
             )
+        if self.translator.kind == "warp" and not self.analogy:
+            raise KeyvidError(
+                "model.translator.kind=warp needs model.analogy=true: it moves the reference "
+                "from the source keypoints k to the target keypoints k'"
+            )
+        if extra := switches_beside_warp(self.translator):
+            raise KeyvidError(
+                f"model.translator.{extra[0]} belongs to the analogy translator; with "
+                f"model.translator.kind=warp set it to false"
+            )
 
 
 class Stage1Output(NamedTuple):
@@ -56,7 +71,7 @@ class KeypointTranslator(nn.Module):
         super().__init__()
         self.config = config
         self.detector = KeypointDetector(config.detector)
-        self.translator = Translator(config.translator)
+        self.translator = TRANSLATORS[config.translator.kind](config.translator)
         self.detector_frozen = False
 
     def freeze_detector(self) -> KeypointTranslator:

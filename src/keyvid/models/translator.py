@@ -19,12 +19,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from keyvid.config import choices
 from keyvid.models.keypoints import gaussian_maps, grid_1d
 from keyvid.models.layers import conv_bn_relu, num_halvings
 
 
 @dataclass
 class TranslatorConfig:
+    # "analogy": this module, the paper's T. "warp": keyvid.models.warp, not the paper's:
+    # the reference is moved by a learnt dense flow and the decoder inpaints the rest
+    # (First Order Motion Model's renderer, zero-order motions).
+    kind: str = choices("analogy", "warp", default="analogy")
     num_keypoints: int = 40  # K, must match the detector
     image_size: int = 128  # paper Sec. 3.2
     channels: int = 64  # width at full resolution; doubles per halving (authors: 64..256)
@@ -56,10 +61,18 @@ class TranslatorConfig:
     skips: bool = False
     warp_sigma: float = 0.1  # reach of each keypoint's motion, [-1, 1] units
     warp_background: float = 0.1  # weight of "does not move"; a keypoint wins within ~2σ
+    # kind "warp" only: the dense-motion hourglass (FOMM: width 64, max 1024, 5 blocks on a
+    # 64² estimate of a 256² image; a quarter of that width suffices at 64²-128² here).
+    motion_channels: int = 32
+    motion_max_channels: int = 128
+    motion_depth: int = 3  # halvings of the hourglass: 32² -> 4² at 64² with downsample 2
+    motion_downsample: int = 2  # the flow is estimated at image_size / this (FOMM: 4 at 256²)
 
 
 # Options that use the source keypoints k, so they are part of the analogy.
 SOURCE_KEYPOINT_SWITCHES = ("transport", "warp")
+# Options of the analogy translator's decoder that the warping translator has no use for.
+ANALOGY_ONLY_SWITCHES = ("transport", "multiscale_maps", "warp", "skips")
 
 
 def switches_needing_analogy(config: TranslatorConfig) -> list[str]:
@@ -67,6 +80,13 @@ def switches_needing_analogy(config: TranslatorConfig) -> list[str]:
     if config.analogy:
         return []
     return [s for s in SOURCE_KEYPOINT_SWITCHES if getattr(config, s)]
+
+
+def switches_beside_warp(config: TranslatorConfig) -> list[str]:
+    """Analogy-translator options switched on although ``config.kind`` is warp."""
+    if config.kind != "warp":
+        return []
+    return [s for s in ANALOGY_ONLY_SWITCHES if getattr(config, s)]
 
 
 class TranslatorOutput(NamedTuple):
@@ -114,25 +134,51 @@ def warp_by_keypoints(
     return F.grid_sample(images, grid, padding_mode="border", align_corners=True)
 
 
+def encoder_widths(config: TranslatorConfig) -> list[int]:
+    """Channels of the image encoder at full resolution, /2, ..., feature_size."""
+    n = num_halvings(config.image_size, config.feature_size)
+    return [min(config.channels * 2**i, config.max_channels) for i in range(n + 1)]
+
+
+def image_encoder(widths: list[int]) -> nn.Sequential:
+    """A 7×7 stem at full resolution, then one stride-2 stage per further width."""
+    return nn.Sequential(
+        conv_bn_relu(3, widths[0], kernel=7),
+        *(
+            nn.Sequential(
+                conv_bn_relu(widths[i], widths[i + 1], stride=2),
+                conv_bn_relu(widths[i + 1], widths[i + 1]),
+            )
+            for i in range(len(widths) - 1)
+        ),
+    )
+
+
+def encode_pyramid(encoder: nn.Sequential, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(B, 3, H, W) images in [0, 1] -> features after every stage of ``encoder``, finest
+    first: (B, C0, H, W), (B, C1, H/2, W/2), ..., (B, Cn, F, F)."""
+    x = images * 2.0 - 1.0
+    features = []
+    for stage in encoder:
+        x = stage(x)
+        features.append(x)
+    return tuple(features)
+
+
+def decoder_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3×3 conv-BN-ReLU layers after a 2× upsampling (authors: 256 -> 128 -> 64)."""
+    return nn.Sequential(conv_bn_relu(c_in, c_out), conv_bn_relu(c_out, c_out))
+
+
 class Translator(nn.Module):
     def __init__(self, config: TranslatorConfig) -> None:
         super().__init__()
         self.config = config
         if conflicts := switches_needing_analogy(config):
             raise ValueError(f"translator {conflicts[0]}=True needs the analogy (analogy=True)")
-        n = num_halvings(config.image_size, config.feature_size)
-        widths = [min(config.channels * 2**i, config.max_channels) for i in range(n + 1)]
-        # Image encoder: full resolution -> feature_size.
-        self.encoder = nn.Sequential(
-            conv_bn_relu(3, widths[0], kernel=7),
-            *(
-                nn.Sequential(
-                    conv_bn_relu(widths[i], widths[i + 1], stride=2),
-                    conv_bn_relu(widths[i + 1], widths[i + 1]),
-                )
-                for i in range(n)
-            ),
-        )
+        widths = encoder_widths(config)
+        n = len(widths) - 1
+        self.encoder = image_encoder(widths)  # full resolution -> feature_size
         maps = config.num_keypoints * (2 if config.analogy else 1)
         self.fuse = nn.Sequential(
             conv_bn_relu(widths[n] + maps, widths[n]), conv_bn_relu(widths[n], widths[n])
@@ -140,10 +186,7 @@ class Translator(nn.Module):
         # Decoder: 2× upsampling blocks back to full resolution (authors: 256 -> 128 -> 64).
         extra = maps if config.multiscale_maps else 0
         self.decoder = nn.ModuleList(
-            nn.Sequential(
-                conv_bn_relu(widths[i + 1] + extra + (widths[i] if config.skips else 0), widths[i]),
-                conv_bn_relu(widths[i], widths[i]),
-            )
+            decoder_block(widths[i + 1] + extra + (widths[i] if config.skips else 0), widths[i])
             for i in reversed(range(n))
         )
         self.head = nn.Conv2d(widths[0], 4 if config.mask else 3, kernel_size=3, padding=1)
@@ -152,12 +195,7 @@ class Translator(nn.Module):
         """(B, 3, H, W) images in [0, 1] -> features at every encoder resolution, finest
         first: (B, C0, H, W), (B, C1, H/2, W/2), ..., (B, Cn, F, F); reusable across targets.
         """
-        x = images * 2.0 - 1.0
-        features = []
-        for stage in self.encoder:
-            x = stage(x)
-            features.append(x)
-        return tuple(features)
+        return encode_pyramid(self.encoder, images)
 
     def keypoint_maps(self, source_kp: torch.Tensor, target_kp: torch.Tensor, size: int) -> list:
         """Gaussian maps of k' (and of k with the analogy) at ``size``: [(B, K, size, size)]."""

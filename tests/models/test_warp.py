@@ -1,0 +1,144 @@
+"""The warping translator (translator.kind: warp): motions, dense flow, contract, configs."""
+
+import pytest
+import torch
+
+from keyvid.config import load_config
+from keyvid.errors import KeyvidError
+from keyvid.models import KeypointTranslator, Stage1ModelConfig
+from keyvid.models.detector import DetectorConfig
+from keyvid.models.keypoints import gaussian_maps
+from keyvid.models.translator import TranslatorConfig
+from keyvid.models.warp import (
+    DenseMotion,
+    Hourglass,
+    WarpTranslator,
+    identity_grid,
+    sample,
+    sparse_motions,
+)
+
+
+def tiny_translator(**kw) -> TranslatorConfig:
+    base = dict(
+        kind="warp",
+        num_keypoints=5,
+        image_size=32,
+        channels=4,
+        max_channels=16,
+        feature_size=8,
+        sigma=0.15,
+        motion_channels=4,
+        motion_max_channels=16,
+        motion_depth=2,
+    )
+    return TranslatorConfig(**{**base, **kw})
+
+
+def tiny(**kw) -> Stage1ModelConfig:
+    return Stage1ModelConfig(
+        num_keypoints=5,
+        image_size=32,
+        detector=DetectorConfig(channels=4, num_down=2),
+        translator=tiny_translator(),
+        **kw,
+    )
+
+
+@pytest.fixture
+def frames():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(3, 3, 32, 32, generator=g), torch.rand(3, 3, 32, 32, generator=g)
+
+
+def dot_image(x: float, y: float, size: int = 33) -> torch.Tensor:
+    """(1, 3, size, size) a bright Gaussian dot at (x, y) in [-1, 1] units."""
+    return gaussian_maps(torch.tensor([[[x, y]]]), size, 0.08).expand(1, 3, -1, -1).clone()
+
+
+def peak(image: torch.Tensor) -> torch.Tensor:
+    """(x, y) in [-1, 1] of the brightest pixel of a (1, C, H, W) image."""
+    h, w = image.shape[-2:]
+    i = int(image[0, 0].argmax())
+    return torch.tensor([i % w / (w - 1) * 2 - 1, i // w / (h - 1) * 2 - 1])
+
+
+def test_a_keypoint_motion_carries_content_from_source_to_target_keypoint():
+    image = dot_image(-0.5, 0.0)  # the dot sits on the source keypoint
+    source, target = torch.tensor([[[-0.5, 0.0]]]), torch.tensor([[[0.25, 0.5]]])
+    motions = sparse_motions(source, target, (33, 33))  # (1, 2, 33, 33, 2)
+    assert motions.shape == (1, 2, 33, 33, 2)
+    moved = sample(image, motions[:, 1])
+    assert torch.allclose(peak(moved), torch.tensor([0.25, 0.5]), atol=1 / 16)
+    still = sample(image, motions[:, 0])  # the background motion is the identity
+    assert torch.allclose(still, image, atol=1e-5)
+
+
+def test_unmoved_keypoints_give_the_identity_flow_whatever_the_weights():
+    torch.manual_seed(0)
+    motion = DenseMotion(tiny_translator())
+    images, kp = torch.rand(2, 3, 32, 32), torch.rand(2, 5, 2) * 2 - 1
+    out = motion(images, kp, kp)
+    assert out.flow.shape == (2, 16, 16, 2) and out.occlusion.shape == (2, 1, 16, 16)
+    assert torch.allclose(out.weights.sum(1), torch.ones(2, 16, 16), atol=1e-5)
+    assert ((out.occlusion > 0) & (out.occlusion < 1)).all()
+    assert torch.allclose(out.flow, identity_grid(16, 16, like=images).expand(2, -1, -1, -1))
+
+
+def test_hourglass_keeps_the_resolution():
+    net = Hourglass(7, channels=4, max_channels=16, depth=3)
+    y = net(torch.rand(2, 7, 16, 16))
+    assert y.shape == (2, net.out_channels, 16, 16) and net.out_channels == 4 + 7
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_output_contract_matches_the_analogy_translator(frames, mask):
+    torch.manual_seed(0)
+    model = KeypointTranslator(tiny(mask=mask))
+    assert isinstance(model.translator, WarpTranslator)
+    out = model(*frames).translation
+    assert out.image.shape == out.synthesized.shape == (3, 3, 32, 32)
+    assert float(out.image.detach().min()) >= 0 and float(out.image.detach().max()) <= 1
+    if mask:
+        assert out.mask.shape == (3, 1, 32, 32)
+    else:
+        assert out.mask is None and out.image is out.synthesized
+
+
+def test_with_the_mask_on_copy_the_input_is_copied_where_nothing_moves(frames):
+    torch.manual_seed(0)
+    translator = WarpTranslator(tiny_translator())
+    with torch.no_grad():  # force m = 1: v̂ is the reference sampled at the dense flow
+        translator.head.bias[3] = 50.0
+    kp = torch.rand(3, 5, 2) * 2 - 1
+    out = translator(frames[0], kp, kp)
+    assert torch.allclose(out.image, frames[0], atol=1e-5)
+
+
+def test_gradients_reach_detector_dense_motion_and_decoder(frames):
+    torch.manual_seed(0)
+    model = KeypointTranslator(tiny())
+    model(*frames).translation.image.mean().backward()
+    for name in ("detector", "translator.dense_motion", "translator.encoder", "translator.head"):
+        grads = [p.grad for n, p in model.named_parameters() if n.startswith(name)]
+        assert grads and all(g is not None for g in grads), name
+        assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+def test_encoding_once_gives_the_same_translation(frames):
+    torch.manual_seed(0)
+    translator = WarpTranslator(tiny_translator()).eval()
+    kp = torch.rand(3, 5, 2) * 2 - 1, torch.rand(3, 5, 2) * 2 - 1
+    once = translator(frames[0], *kp, features=translator.encode(frames[0]))
+    assert torch.equal(once.image, translator(frames[0], *kp).image)
+
+
+def test_config_checks_name_the_key_and_the_fix():
+    with pytest.raises(KeyvidError, match=r"kind=warp needs model\.analogy=true"):
+        tiny(analogy=False)
+    with pytest.raises(KeyvidError, match=r"model\.translator\.skips belongs to the analogy"):
+        Stage1ModelConfig(translator=TranslatorConfig(kind="warp", skips=True))
+    with pytest.raises(KeyvidError, match="kind"):
+        load_config(Stage1ModelConfig, None, ["translator.kind=flow"])
+    cfg = load_config(Stage1ModelConfig, None, ["translator.kind=warp"])
+    assert cfg.translator.kind == "warp"
