@@ -99,9 +99,11 @@ def test_ablation_switches_change_the_architecture(frames):
     torch.testing.assert_close(a.image, b.image)
 
 
-def test_discriminator_gives_patch_logits():
-    d = ImageDiscriminator(DiscriminatorConfig(channels=8, num_layers=3))
-    assert d(torch.rand(2, 3, 32, 32)).shape == (2, 1, 4, 4)
+def test_discriminator_gives_patch_logits_and_features_at_every_scale():
+    d = ImageDiscriminator(DiscriminatorConfig(channels=8, num_layers=3, scales=2))
+    fine, coarse = d(torch.rand(2, 3, 32, 32))
+    assert [a.shape[1:] for a in fine] == [(8, 16, 16), (16, 8, 8), (32, 4, 4), (1, 4, 4)]
+    assert coarse[-1].shape == (2, 1, 2, 2)  # the same network on the 2× smaller image
 
 
 def test_heatmap_scale_sharpens_keypoints(frames):

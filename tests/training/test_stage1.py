@@ -96,6 +96,31 @@ def test_resume_continues_bit_identically(synth, tmp_path):
     ]
 
 
+def test_warp_translator_with_multiscale_d_and_feature_matching_trains_and_reloads(synth, tmp_path):
+    from keyvid.models.load import load_stage1
+    from keyvid.models.warp import WarpTranslator
+
+    cfg = tiny_config(
+        synth,
+        "optim.steps=3",
+        "model.translator.kind=warp",
+        "model.translator.motion_channels=4",
+        "model.translator.motion_depth=2",
+        "model.discriminator.scales=2",
+        "loss.feature_matching_weight=10",
+    )
+    last = train_stage1(cfg, tmp_path / "run", progress=False)
+    rows = [
+        json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    logged = [r for r in rows if "loss/feature_matching" in r]
+    assert len(logged) == 3 and all(r["loss/feature_matching"] > 0 for r in logged)
+    saved = load_file(last / "model.safetensors")
+    assert any(k.startswith("discriminator.scales.1.") for k in saved)
+    model, _ = load_stage1(last)
+    assert isinstance(model.translator, WarpTranslator)
+
+
 def test_resume_with_another_model_shape_is_refused(synth, tmp_path):
     train_stage1(tiny_config(synth, "optim.steps=2"), tmp_path / "r", progress=False)
     before = sorted((tmp_path / "r" / "checkpoints").iterdir())

@@ -27,6 +27,9 @@ class Stage1LossConfig:
     vgg_weights: str | None = None
     reconstruction_weight: float = 1.0  # λ1 (paper Sec. 3.2)
     adversarial_weight: float = 1.0  # weight of -log D_im(v̂) (paper: 1); 0 drops D_im
+    # Not in the paper (0 there): L1 between D_im's features of v̂ and of the real target
+    # at every layer and scale (pix2pixHD: 10); detail without VGG weights. Needs D_im.
+    feature_matching_weight: float = 0.0
     # Not in the paper (0 there): also reconstruct the target from s alone. Early in
     # training the mask learns to copy the reference everywhere (m -> 1), which cuts the
     # gradient to s and so to the keypoints; this term keeps that path open.

@@ -18,14 +18,18 @@ from keyvid.config import to_dict
 from keyvid.data.datasets import FramePairDataset
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.adversarial import (
+    feature_matching_loss,
+    multiscale_discriminator_loss,
+    multiscale_generator_loss,
+)
 from keyvid.losses.edges import gradient_l1
 from keyvid.losses.equivariance import equivariance_loss
 from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.losses.separation import separation_loss
 from keyvid.metrics.keypoints import keypoint_regression_error
-from keyvid.models.discriminator import ImageDiscriminator
+from keyvid.models.discriminator import ImageDiscriminator, patch_logits, split_batch
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.config import Stage1Config
 from keyvid.training.harness.adversarial import alternating_update
@@ -77,7 +81,15 @@ def generator_losses(
         losses["separation"] = separation_loss(both, config.loss.separation_sigma)
         total = total + config.loss.separation_weight * losses["separation"]
     if discriminator is not None:
-        losses["adversarial"] = generator_loss(discriminator(out.translation.image))
+        if config.loss.feature_matching_weight > 0:
+            # One call for both: D_im has no batch norm, so this equals two calls.
+            both = discriminator(torch.cat([target, out.translation.image]))
+            real, fake = split_batch(both)
+            losses["feature_matching"] = feature_matching_loss(real, fake)
+            total = total + config.loss.feature_matching_weight * losses["feature_matching"]
+        else:
+            fake = discriminator(out.translation.image)
+        losses["adversarial"] = multiscale_generator_loss(patch_logits(fake))
         total = total + config.loss.adversarial_weight * losses["adversarial"]
     losses["total"] = total
     return losses, out
@@ -120,7 +132,7 @@ class Stage1State:
 def build_state(config: Stage1Config, device: torch.device) -> Stage1State:
     model = KeypointTranslator(config.model).to(device)
     disc = None
-    if config.loss.adversarial_weight > 0:
+    if config.loss.adversarial_weight > 0 or config.loss.feature_matching_weight > 0:
         disc = ImageDiscriminator(config.model.discriminator).to(device)
     opt = config.optim
     opt_g = torch.optim.Adam(model.parameters(), lr=opt.lr, betas=opt.betas)
@@ -147,10 +159,12 @@ def train_step(
         fake = out.translation.image.detach()
         # Real and fake in one call: one forward per backward, as DDP expects
         # (D_im has no batch norm, so this equals two calls).
-        real_logits, fake_logits = state.parallel.get("discriminator", state.discriminator)(
-            torch.cat([batch["target"], fake])
-        ).chunk(2)
-        return discriminator_loss(real_logits, fake_logits)
+        real, fake = split_batch(
+            state.parallel.get("discriminator", state.discriminator)(
+                torch.cat([batch["target"], fake])
+            )
+        )
+        return multiscale_discriminator_loss(patch_logits(real), patch_logits(fake))
 
     return alternating_update(state, config.optim, precision, generator, discriminator)
 
