@@ -4,7 +4,8 @@ Measures, on this machine's CPU threads:
 - load: `Pipeline.from_pretrained("synth")` (read and build the networks);
 - generate: one call for 32 frames, 1 and 4 samples, at 64² (the shipped synth
   model) and 128² (the same architecture at the paper's resolution, random
-  weights: speed does not depend on the weights);
+  weights: speed does not depend on the weights); and the same with the warping
+  translator (``translator.kind: warp``, random weights);
 - scaling: 16 / 32 / 64 / 128 frames at 64², one sample: cost must grow linearly.
 Frames/s counts generated frames (samples × frames) per second of the call.
 
@@ -23,18 +24,21 @@ from benchmarks.common import best_of, print_table, write_result
 from keyvid.config import from_dict, to_dict
 from keyvid.models.motion import MotionGenerator
 from keyvid.models.stage1 import KeypointTranslator
+from keyvid.models.translator import ANALOGY_ONLY_SWITCHES
 from keyvid.pipeline.demo import demo_actors
 from keyvid.pipeline.generate import Pipeline
 from keyvid.training.config import Stage1Config
 
 
-def pipeline_at(size: int, base: Pipeline) -> Pipeline:
-    """The shipped architecture at another resolution (random weights)."""
-    if size == base.image_size:
-        return base
+def pipeline_at(size: int, base: Pipeline, kind: str = "analogy") -> Pipeline:
+    """The shipped architecture at another resolution or translator kind (random weights)."""
     cfg = to_dict(base.stage1.config)
+    if size == base.image_size and kind == cfg["translator"]["kind"]:
+        return base
     cfg["image_size"] = size
     cfg["translator"]["feature_size"] = size // 4  # the synth ratio (64 -> 16)
+    if kind == "warp":
+        cfg["translator"].update(kind="warp", **dict.fromkeys(ANALOGY_ONLY_SWITCHES, False))
     model = KeypointTranslator(from_dict(Stage1Config, {"model": cfg}).model)
     return Pipeline(model, MotionGenerator(base.motion.config), base.actions)
 
@@ -56,13 +60,14 @@ def main() -> None:
     image = demo_actors(1)[0]
     rows = [{"case": f"load {args.checkpoint}", "seconds": load_s}]
 
-    for size in (64, 128):
-        p = pipeline_at(size, pipe)
+    for kind, size in (("analogy", 64), ("analogy", 128), ("warp", 64), ("warp", 128)):
+        p = pipeline_at(size, pipe, kind)
+        label = "" if kind == "analogy" else " warp"
         for samples in (1, 4):
             s = best_of(lambda p=p, n=samples: p(image, 0, frames=32, samples=n), args.repeats)
             rows.append(
                 {
-                    "case": f"{size}px 32 frames x{samples}",
+                    "case": f"{size}px{label} 32 frames x{samples}",
                     "seconds": s,
                     "frames_per_s": 32 * samples / s,
                 }

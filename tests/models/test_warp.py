@@ -142,3 +142,20 @@ def test_config_checks_name_the_key_and_the_fix():
         load_config(Stage1ModelConfig, None, ["translator.kind=flow"])
     cfg = load_config(Stage1ModelConfig, None, ["translator.kind=warp"])
     assert cfg.translator.kind == "warp"
+
+
+def test_a_detector_reading_a_smaller_copy_drives_a_larger_translator():
+    from keyvid.models.detector import KeypointDetector, reading
+
+    small = DetectorConfig(num_keypoints=5, image_size=32, channels=4, num_down=2)
+    large = DetectorConfig(num_keypoints=5, image_size=64, channels=4, num_down=2, input_size=32)
+    assert reading(small) == reading(large)
+    torch.manual_seed(0)
+    q32 = KeypointDetector(small).eval()
+    q64 = KeypointDetector(large).eval()
+    q64.load_state_dict(q32.state_dict())
+    image = torch.rand(2, 3, 32, 32)
+    big = image.repeat_interleave(2, -1).repeat_interleave(2, -2)  # the same picture at 64²
+    assert torch.allclose(q64(big), q32(image), atol=1e-6)
+    with pytest.raises(KeyvidError, match="input_size 24 must divide"):
+        Stage1ModelConfig(image_size=64, detector=DetectorConfig(input_size=24))

@@ -14,12 +14,21 @@ its first frame every *row* of the report makes videos of that length:
 
 Rows are consumed as they are made (``RowStats`` keeps features, not videos), so the
 memory used does not grow with the dataset; a few videos are kept as examples.
+
+Besides whole-video figures, every generated frame (frames 1..L-1; frame 0 is the input
+image in every row) is measured on its own: its gradient energy inside the actor's
+region (``keyvid.metrics.sharpness``; each row inside its own keypoints' region), and,
+with a classifier, its spatial features for a per-frame Fréchet distance. Those are kept
+for every frame, as running moments (``FeatureMoments``): D² numbers per row whatever
+the number of frames, so no frame needs to be dropped to bound the memory (450 videos ×
+32 frames × several samples would be tens of thousands of feature vectors).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -28,8 +37,11 @@ from tqdm.auto import tqdm
 from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
 from keyvid.distributed import SINGLE, World, gather_objects
-from keyvid.metrics.actions import clip_positions
+from keyvid.metrics.actions import classify, clip_positions, per_frame_features
+from keyvid.metrics.frechet import FeatureMoments
 from keyvid.metrics.motion import METRICS, sequence_metric_sums
+from keyvid.metrics.sharpness import frame_sharpness
+from keyvid.models.classifier import ActionClassifier
 from keyvid.pipeline.generate import Pipeline
 
 ROWS = (
@@ -45,6 +57,20 @@ SAMPLED_ROWS = ("generated", "generated_no_action")  # rows with `samples` video
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class InDomainClassifier:
+    """The in-domain evaluator as the report reads videos and frames with it."""
+
+    # (n, L, 3, H, W) videos in [0, 1] -> (n, A) logits and (n, F) penultimate features.
+    videos: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    # (N, 3, H, W) frames in [0, 1] -> (N, D) spatial features of each frame alone.
+    frames: FeatureFn
+
+    @classmethod
+    def of(cls, net: ActionClassifier) -> InDomainClassifier:
+        return cls(videos=partial(classify, net), frames=partial(per_frame_features, net))
+
+
 @dataclass
 class RowStats:
     """What the report keeps of one row's videos."""
@@ -54,6 +80,8 @@ class RowStats:
     features: list[torch.Tensor] = field(default_factory=list)  # classifier, (n, F)
     i3d: list[torch.Tensor] = field(default_factory=list)  # I3D logits, (n, 400)
     keypoint_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
+    sharpness: list[torch.Tensor] = field(default_factory=list)  # (n, L-1) frames 1..L-1
+    frame_features: FeatureMoments = field(default_factory=FeatureMoments)  # frames 1..L-1
     videos: int = 0
 
     def cat(self, name: str) -> torch.Tensor | None:
@@ -109,7 +137,7 @@ def collect_rows(
     *,
     pipe: Pipeline,
     no_action: Pipeline | None = None,
-    classifier: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    classifier: InDomainClassifier | None = None,
     i3d: FeatureFn | None = None,
     length: int = 33,
     samples: int = 1,
@@ -122,8 +150,8 @@ def collect_rows(
 ) -> tuple[dict[str, RowStats], list[dict]]:
     """Make every row's videos for each test video and keep their statistics.
 
-    ``classifier`` maps (n, L, 3, H, W) videos to (logits, features); ``i3d`` to I3D
-    logits. Returns the per-row statistics and example cells: for the first
+    ``classifier`` gives (logits, features) of (n, L, 3, H, W) videos and features of
+    their frames; ``i3d`` maps videos to I3D logits. Returns the per-row statistics and example cells: for the first
     ``examples_per_action`` test videos of each action, {"action", row: video}.
 
     Under torchrun, rank r of N makes the videos r, r + N, ... (each seeded by its
@@ -150,15 +178,19 @@ def collect_rows(
             motion_scale=motion_scale,
         )
         track = torch.from_numpy(keypoints["pseudo_label_keypoints"][0])  # (L, K, 2)
+        regions = region_keypoints(keypoints, track)
         for row, batch in videos.items():
             row_stats = stats[row]
             x = torch.stack([frames_to_tensor(v) for v in batch])  # (n, L, 3, H, W)
             row_stats.videos += len(x)
             row_stats.labels += [action] * len(x)
+            row_stats.sharpness.append(frame_sharpness(x[:, 1:], regions[row][:, 1:]))
             if classifier is not None:
-                logits, feats = classifier(x)
+                logits, feats = classifier.videos(x)
                 row_stats.logits.append(logits)
                 row_stats.features.append(feats)
+                generated_frames = x[:, 1:].flatten(0, 1)  # (n, L-1, 3, H, W) -> (n·(L-1), 3, H, W)
+                row_stats.frame_features.add(classifier.frames(generated_frames))
             if i3d is not None:
                 row_stats.i3d.append(i3d(x))
             if row in SAMPLED_ROWS:
@@ -180,6 +212,19 @@ def collect_rows(
     return {row: s for row, s in stats.items() if s.videos}, examples
 
 
+def region_keypoints(
+    keypoints: dict[str, np.ndarray], track: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Each row's (n, L, K, 2) keypoints, around which its frames' sharpness is measured.
+
+    The generated and pseudo-label rows have their own (frame 0 included); the real
+    window has the track Q detects on it ((L, K, 2)); the still video its first pose.
+    """
+    still = track[None, :1].expand(1, len(track), -1, -1)  # (1, 1, K, 2) -> (1, L, K, 2)
+    own = {row: torch.from_numpy(k) for row, k in keypoints.items()}
+    return {**own, "real": track[None], "copy_first_frame": still}
+
+
 def _merge(parts: list, examples_per_action: int) -> tuple[dict[str, RowStats], list[dict]]:
     """One result from every rank's (stats, examples): rows concatenated, sums added,
     and the examples a single process would have picked (the first test videos)."""
@@ -192,6 +237,8 @@ def _merge(parts: list, examples_per_action: int) -> tuple[dict[str, RowStats], 
             merged.features += part.features
             merged.i3d += part.i3d
             merged.videos += part.videos
+            merged.sharpness += part.sharpness
+            merged.frame_features.merge(part.frame_features)
             for k, v in part.keypoint_sums.items():
                 merged.keypoint_sums[k] += v
     examples, shown = [], {}

@@ -11,10 +11,16 @@ from keyvid.checkpoint import PRETRAINED_DIR
 from keyvid.data.format import PreparedDataset
 from keyvid.distributed import World, join, leave
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.generation import ROWS, SAMPLED_ROWS, RowStats, collect_rows
+from keyvid.evaluation.generation import (
+    ROWS,
+    SAMPLED_ROWS,
+    InDomainClassifier,
+    RowStats,
+    collect_rows,
+)
 from keyvid.evaluation.report_files import write_report
-from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
-from keyvid.metrics.frechet import frechet_distance_between
+from keyvid.metrics.actions import accuracy, per_class_accuracy
+from keyvid.metrics.frechet import frechet_distance_between, frechet_distance_of_moments
 from keyvid.metrics.keypoints import keypoint_regression_error
 from keyvid.metrics.reconstruction import reconstruction_metrics
 from keyvid.models.detector import KeypointDetector
@@ -179,21 +185,19 @@ def _no_action_pipeline(
     return ablation
 
 
-def _classifier_fn(classifier: str | Path | None, test: PreparedDataset, skipped: dict):
-    """(n, T, 3, H, W) videos -> (logits, features) with the in-domain classifier, if any."""
+def _classifier_fn(
+    classifier: str | Path | None, test: PreparedDataset, skipped: dict
+) -> InDomainClassifier | None:
+    """The in-domain classifier's readings of videos and frames, if there is one."""
     if classifier is None:
-        skipped["action_accuracy"] = skipped["fd_indomain"] = (
+        skipped["action_accuracy"] = skipped["fd_indomain"] = skipped["fd_frames"] = (
             f"no classifier: train one (keyvid train classifier --data {test.root}) "
             "and pass --classifier"
         )
         return None
     net, _ = load_classifier(classifier)
     _check_classes(f"the classifier {classifier}", tuple(net.config.actions), test)
-
-    def classify_fn(videos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return classify(net, videos)
-
-    return classify_fn
+    return InDomainClassifier.of(net)
 
 
 def _i3d_fn(weights: str | Path | None, length: int, skipped: dict):
@@ -229,9 +233,10 @@ def _check_classes(
 def _row_metrics(
     row: str, stats: dict[str, RowStats], num_videos: int, samples: int, skipped: dict
 ) -> dict:
-    """Accuracy, in-domain FD and FVD against the real row, keypoint metrics of a row."""
+    """Accuracy, in-domain FD, FVD and per-frame FD against the real row, sharpness
+    relative to the real row, keypoint metrics of a row."""
     s, real = stats[row], stats["real"]
-    out: dict[str, float | int] = {"videos": s.videos}
+    out: dict[str, float | int | list] = {"videos": s.videos, **_sharpness_metrics(s, real)}
     logits = s.cat("logits")
     if logits is not None:
         labels = torch.tensor(s.labels)
@@ -246,6 +251,11 @@ def _row_metrics(
             skipped[f"{name}:{row}"] = f"{label} needs at least 2 videos per side"
             continue
         out[name] = frechet_distance_between(reference, feats)
+    if s.frame_features.count and row != "real":
+        if min(s.frame_features.count, real.frame_features.count) < 2:
+            skipped[f"fd_frames:{row}"] = "the per-frame FD needs at least 2 frames per side"
+        else:
+            out["fd_frames"] = frechet_distance_of_moments(real.frame_features, s.frame_features)
     if row in SAMPLED_ROWS:
         # Best-of-N and diversity compare samples: they mean nothing with one.
         between_samples = ("l1_best", "diversity") if samples < 2 else ()
@@ -255,8 +265,29 @@ def _row_metrics(
     return out
 
 
+def _sharpness_metrics(s: RowStats, real: RowStats) -> dict:
+    """A row's actor-region gradient energy over frames 1..L-1 divided by the real frames'
+    (1 = as sharp as the real videos): overall (ratio of the means) and per frame index."""
+    mine, reference = s.cat("sharpness"), real.cat("sharpness")  # (n, L-1), (N, L-1)
+    overall = _ratio(float(mine.mean()), float(reference.mean()))
+    if overall is None:
+        return {}
+    per_frame = zip(mine.mean(0).tolist(), reference.mean(0).tolist(), strict=True)
+    return {
+        "sharpness_relative": overall,
+        "sharpness_relative_per_frame": [_ratio(a, b) for a, b in per_frame],
+    }
+
+
+def _ratio(a: float, b: float) -> float | None:
+    """a / b, or None when the reference b is 0 (flat real frames have no sharpness)."""
+    return a / b if b > 0 else None
+
+
 # The flat keys of metrics.json the issue names, per row: action_accuracy<suffix>,
-# fd_indomain<fd suffix>, fvd<fd suffix> (the generated row's FD is plain "fd_indomain").
+# fd_indomain<fd suffix>, fvd<fd suffix>, fd_frames<fd suffix>, sharpness_relative<fd
+# suffix> (the generated row's are plain "fd_indomain", ...; the real row has none but
+# accuracy: its FDs do not exist and its relative sharpness is 1 by definition).
 ACCURACY_SUFFIX = {row: f"_{row}" for row in ROWS}
 FD_SUFFIX = {
     "generated": "",
@@ -271,14 +302,14 @@ def _headline(rows: dict) -> dict:
     for row, metrics in rows.items():
         if "action_accuracy" in metrics:
             out[f"action_accuracy{ACCURACY_SUFFIX[row]}"] = metrics["action_accuracy"]
-        for name in ("fd_indomain", "fvd"):
-            if name in metrics:
+        for name in ("fd_indomain", "fvd", "fd_frames", "sharpness_relative"):
+            if name in metrics and row in FD_SUFFIX:
                 out[f"{name}{FD_SUFFIX[row]}"] = metrics[name]
     return out
 
 
 def _sample_size_warnings(stats: dict[str, RowStats]) -> list[str]:
-    """A Fréchet distance from fewer videos than feature dimensions is biased."""
+    """A Fréchet distance from fewer videos (frames) than feature dimensions is biased."""
     warnings = []
     real = stats["real"]
     for key, label in (("features", "in-domain FD"), ("i3d", "FVD")):
@@ -292,12 +323,21 @@ def _sample_size_warnings(stats: dict[str, RowStats]) -> list[str]:
             if (text := fvd_warning(real.videos, fewest)) is not None:
                 warnings.append(text)
         elif fewest <= feats.shape[1]:
-            warnings.append(
-                f"{label} from as few as {fewest} videos per side, not more than its "
-                f"{feats.shape[1]} feature dimensions: biased upwards; compare rows of "
-                "one report, not figures across sample sizes"
-            )
+            warnings.append(_few_samples_warning(label, fewest, "videos", feats.shape[1]))
+    if real.frame_features.count:
+        fewest = min(s.frame_features.count for s in stats.values())
+        dims = len(real.frame_features.total)
+        if fewest <= dims:
+            warnings.append(_few_samples_warning("per-frame FD", fewest, "frames", dims))
     return warnings
+
+
+def _few_samples_warning(label: str, fewest: int, unit: str, dims: int) -> str:
+    return (
+        f"{label} from as few as {fewest} {unit} per side, not more than its {dims} "
+        "feature dimensions: biased upwards; compare rows of one report, not figures "
+        "across sample sizes"
+    )
 
 
 def _stage1_metrics(

@@ -59,6 +59,18 @@ def classify(
     return torch.cat(logits), torch.cat(features)
 
 
+@torch.no_grad()
+def per_frame_features(
+    classifier: ActionClassifier, frames: torch.Tensor, *, batch_size: int = 256
+) -> torch.Tensor:
+    """(N, 3, H, W) frames in [0, 1] -> (N, D) spatial features of each frame alone
+    (``ActionClassifier.frame_features``), in batches."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    parts = [classifier.frame_features(b.to(device)).cpu() for b in frames.split(batch_size)]
+    return torch.cat(parts)
+
+
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of videos whose highest logit is their label."""
     return float((logits.argmax(1) == labels).float().mean())

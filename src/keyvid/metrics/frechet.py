@@ -10,6 +10,8 @@ eigenvalues are real and ≥ 0 (up to rounding, clamped) — no complex parts to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -24,6 +26,40 @@ def feature_statistics(features: torch.Tensor | np.ndarray) -> tuple[torch.Tenso
     if x.shape[0] < 2:
         raise KeyvidError(f"a covariance needs at least 2 feature vectors, got {x.shape[0]}")
     return x.mean(0), torch.cov(x.T).reshape(x.shape[1], x.shape[1])
+
+
+@dataclass
+class FeatureMoments:
+    """Running count, sum and sum of outer products of (N, D) features, in float64: the
+    mean and covariance of many feature vectors (every frame of every video) without
+    keeping them; memory D² whatever N. Parts computed apart (processes) add up."""
+
+    count: int = 0
+    total: torch.Tensor | None = None  # (D,) Σ x
+    outer: torch.Tensor | None = None  # (D, D) Σ x xᵀ
+
+    def add(self, features: torch.Tensor) -> None:
+        x = torch.as_tensor(features, dtype=torch.float64)  # (N, D)
+        if x.ndim != 2:
+            raise KeyvidError(f"features must be (N, D), got shape {tuple(x.shape)}")
+        self._accumulate(len(x), x.sum(0), x.T @ x)
+
+    def merge(self, other: FeatureMoments) -> None:
+        if other.count:
+            self._accumulate(other.count, other.total, other.outer)
+
+    def _accumulate(self, count: int, total: torch.Tensor, outer: torch.Tensor) -> None:
+        self.count += count
+        self.total = total.clone() if self.total is None else self.total + total
+        self.outer = outer.clone() if self.outer is None else self.outer + outer
+
+    def statistics(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean (D,) and unbiased covariance (D, D), as ``feature_statistics`` gives them."""
+        if self.count < 2:
+            raise KeyvidError(f"a covariance needs at least 2 feature vectors, got {self.count}")
+        mean = self.total / self.count  # (D,)
+        scatter = self.outer - self.count * torch.outer(mean, mean)  # (D, D): Σ (x−μ)(x−μ)ᵀ
+        return mean, scatter / (self.count - 1)
 
 
 def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
@@ -52,3 +88,8 @@ def frechet_distance_between(
 ) -> float:
     """Fréchet distance between two (N, D) feature sets."""
     return frechet_distance(*feature_statistics(features1), *feature_statistics(features2))
+
+
+def frechet_distance_of_moments(moments1: FeatureMoments, moments2: FeatureMoments) -> float:
+    """Fréchet distance between two feature sets kept as running moments."""
+    return frechet_distance(*moments1.statistics(), *moments2.statistics())

@@ -36,6 +36,11 @@ class ActionClassifierConfig:
     dropout: float = 0.3  # before the last layer: a few hundred training videos
 
 
+# The backbone's layers that see one frame at a time: conv, space-only pool, conv. The
+# next layer pools time by 2, which a single frame does not have.
+SPATIAL_STAGES = 3
+
+
 def conv3d_bn_relu(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv3d(c_in, c_out, 3, padding=1, bias=False),
@@ -72,6 +77,20 @@ class ActionClassifier(nn.Module):
         """(B, T, 3, H, W) clip -> (B, features) penultimate features."""
         x = clip.permute(0, 2, 1, 3, 4) * 2 - 1  # (B, 3, T, H, W) in [-1, 1]
         return self.to_features(self.backbone(x).flatten(1))
+
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) frames in [0, 1] -> (N, 2·channels) spatial features of each frame.
+
+        Each frame goes alone, as a 1-frame clip, through the first ``SPATIAL_STAGES``
+        layers, then is averaged over space. The 3-D convolutions' outer temporal taps
+        then see only their zero padding (in a clip they see the neighbouring frames), so
+        these are not the clip's activations, but the same fixed function of one frame
+        for real and generated frames alike: what a per-frame Fréchet distance needs.
+        Adds no parameters: the state dict, and shipped checkpoints, are unchanged.
+        """
+        x = frames[:, :, None] * 2 - 1  # (N, 3, 1, H, W): a 1-frame clip in [-1, 1]
+        x = self.backbone[:SPATIAL_STAGES](x)  # (N, 2c, 1, H/2, W/2)
+        return x.mean(dim=(2, 3, 4))  # (N, 2c)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(clip))

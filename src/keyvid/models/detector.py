@@ -26,6 +26,19 @@ class DetectorConfig:
     # whatever the image, and the translator learns to ignore them (measured); a
     # larger scale makes keypoints image-dependent from the first step.
     heatmap_scale: float = 1.0
+    # Not in the paper (0 there: Q reads the image at image_size): Q reads the image
+    # average-pooled to this size (FOMM's keypoint detector reads 64² of 256², scale 0.25).
+    # Keypoints are resolution-free, so a 128² translator can be driven by a detector
+    # trained at 64², at a quarter of the detector's cost.
+    input_size: int = 0
+
+
+def reading(config: DetectorConfig) -> dict:
+    """What decides a detector's weights and keypoints: its settings with the resolution
+    it reads (``input_size`` or else ``image_size``) in place of the two sizes."""
+    settings = {f: getattr(config, f) for f in config.__dataclass_fields__}
+    input_size, image_size = settings.pop("input_size"), settings.pop("image_size")
+    return {**settings, "reads": input_size or image_size}
 
 
 class KeypointDetector(nn.Module):
@@ -34,6 +47,8 @@ class KeypointDetector(nn.Module):
     def __init__(self, config: DetectorConfig) -> None:
         super().__init__()
         self.config = config
+        if config.input_size and config.image_size % config.input_size:
+            raise ValueError(f"input_size {config.input_size} must divide {config.image_size}")
         c = config.channels
         self.stem = conv_bn_relu(3, c, kernel=7)
         widths = [c * 2**i for i in range(config.num_down + 1)]  # e.g. 32, 64, 128, 256
@@ -56,8 +71,9 @@ class KeypointDetector(nn.Module):
         self.head = nn.Conv2d(widths[n - num_up], config.num_keypoints, kernel_size=1)
 
     def heatmaps(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images in [0, 1] -> (B, K, H/s, W/s) heatmap logits."""
-        x = self.stem(images * 2.0 - 1.0)
+        """(B, 3, H, W) images in [0, 1] -> (B, K, H'/s, W'/s) heatmap logits, H' = H or
+        ``input_size``."""
+        x = self.stem(self.resize(images) * 2.0 - 1.0)
         skips = [x]
         for stage in self.down:
             x = stage(x)
@@ -67,6 +83,13 @@ class KeypointDetector(nn.Module):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = stage(torch.cat([x, skip], dim=1))
         return self.head(x)
+
+    def resize(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, 3, input_size, input_size) by average pooling (an integer factor)."""
+        size = self.config.input_size
+        if not size or images.shape[-1] == size:
+            return images
+        return F.avg_pool2d(images, images.shape[-1] // size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) images in [0, 1] -> (B, K, 2) keypoints in [-1, 1]."""

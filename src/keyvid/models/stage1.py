@@ -46,6 +46,12 @@ class Stage1ModelConfig:
                 f"keypoints, which the no-analogy ablation hides from T; set "
                 f"model.translator.{switch}=false"
             )
+        size, reads = self.image_size, self.detector.input_size
+        if reads and (reads > size or size % reads):
+            raise KeyvidError(
+                f"model.detector.input_size {reads} must divide model.image_size {size} "
+                f"(e.g. {size // 2}); 0 reads the image at its own size"
+            )
         if self.translator.kind == "warp" and not self.analogy:
             raise KeyvidError(
                 "model.translator.kind=warp needs model.analogy=true: it moves the reference "

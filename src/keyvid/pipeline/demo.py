@@ -8,6 +8,10 @@ them. For each actor the demo writes
   then each sample's video (keypoints drawn on the first sample);
 - ``actor<i>_storyboard.png``: one row per action, the input then every 4th
   generated frame of the first sample (Figure 5's layout).
+
+:func:`compare_actions` (``keyvid demo --compare``) adds, for a model of the synthetic
+actions, ``actor<i>_compare.png`` / ``.gif``: each action's real synthetic video above
+the video the model generates from its first frame.
 """
 
 from __future__ import annotations
@@ -18,27 +22,35 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from keyvid.data.actions import PENN_ACTIONS, normalize_action_name
 from keyvid.data.synth import render_video
+from keyvid.errors import KeyvidError
 from keyvid.io import write_image, write_video
-from keyvid.pipeline.generate import Pipeline
+from keyvid.pipeline.generate import MAX_FRAMES, Pipeline
 from keyvid.pipeline.outputs import render_videos
 from keyvid.viz import (
     draw_keypoints,
     draw_keypoints_video,
     image_grid,
     label_image,
+    upscale,
     video_grid,
 )
 
 STORYBOARD_EVERY = 4  # frames between storyboard columns: 32 frames -> 8 columns
+PAIR_GAP = 8  # px between the (real, generated) row pairs of a compare storyboard
+
+
+def actor_seed(seed: int, index: int) -> np.random.SeedSequence:
+    """The randomness of demo actor ``index``: a stream no dataset split uses."""
+    return np.random.SeedSequence([seed, zlib.crc32(b"demo"), index])
 
 
 def demo_actors(count: int, *, seed: int = 0, size: int = 64) -> list[np.ndarray]:
     """``count`` unseen synthetic actors as (size, size, 3) uint8 images (first video frame)."""
-    code = zlib.crc32(b"demo")
     images = []
     for i in range(count):
-        video, _ = render_video(i % 9, np.random.SeedSequence([seed, code, i]), size=size, frames=1)
+        video, _ = render_video(i % 9, actor_seed(seed, i), size=size, frames=1)
         images.append(video[0])
     return images
 
@@ -71,12 +83,132 @@ def make_demo(
             row += [_caption(v, f"sample {i + 1}") for i, v in enumerate(videos)]
             cells += row
             steps = range(0, frames + 1, STORYBOARD_EVERY)
-            board += [label_image(videos[0, t], name if t == 0 else f"t={t}") for t in steps]
+            board += storyboard_row(videos[0], steps, name)
             bar.update(1)
         gif = write_video(out_dir / f"actor{a}.gif", video_grid(cells, ncols=2 + samples), fps=fps)
         png = write_image(out_dir / f"actor{a}_storyboard.png", image_grid(board, ncols=len(steps)))
         written += [gif, png]
     bar.close()
+    return written
+
+
+def storyboard_row(video: np.ndarray, steps: range, first: str) -> list[np.ndarray]:
+    """Frames ``steps`` of ``video`` (T, H, W, 3), captioned: the first ``first``, the
+    others ``t=<index>``; one storyboard row for ``image_grid(..., ncols=len(steps))``."""
+    return [label_image(video[t], first if i == 0 else f"t={t}") for i, t in enumerate(steps)]
+
+
+# -- real vs generated ------------------------------------------------------------------------
+
+
+def synthetic_actions(pipe: Pipeline) -> list[tuple[int, int]]:
+    """``(model class, synthetic renderer class)`` index pairs, one per class of the model.
+
+    Raises KeyvidError when the model has no classes or a class the synthetic renderer
+    does not draw (a model of real videos, of ``clips``, ...): there is no real video
+    to compare with. Names match case/space/underscore-insensitively, in any order.
+    """
+    renderer = {normalize_action_name(a): i for i, a in enumerate(PENN_ACTIONS)}
+    other = [a for a in pipe.actions if normalize_action_name(a) not in renderer]
+    if not pipe.actions or other:
+        what = f"classes {', '.join(other)} are" if other else "model has no classes, it is"
+        raise KeyvidError(
+            f"comparing with real videos needs a model of the synthetic actions, whose real "
+            f"videos keyvid can draw; this {what} not among them ({', '.join(PENN_ACTIONS)}). "
+            "Use a model trained on `keyvid data synth` data, such as the shipped synth"
+        )
+    return [(m, renderer[normalize_action_name(a)]) for m, a in enumerate(pipe.actions)]
+
+
+def compare_videos(
+    pipe: Pipeline, actor: int, *, frames: int = 32, seed: int = 0
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(action, real, generated)`` for every class of ``pipe``, for demo actor ``actor``.
+
+    ``real`` is the synthetic video of the action, ``(frames + 1, H, W, 3)`` uint8 at the
+    model's image size, rendered from the actor's seed (:func:`actor_seed`);
+    ``generated`` is the model's video (one sample, ``seed + class index`` as in
+    :func:`make_demo`) from ``real[0]``, so both start from the same frame.
+
+    Actors: the renderer draws an actor (body proportions, clothes, colours, light),
+    the pose's timing, placement, background and distractors from one rng, in the same
+    number of draws whatever the action. So every action is rendered from the actor's
+    one seed: each column shows the same person in the same scene, only the pose (and
+    the size and position fitted to its extent over the video) follows the action. The
+    person is the one of ``demo_actors(...)[actor]`` and of ``make_demo``'s
+    ``actor<i>`` files, which come from the same seed.
+
+    First frames: each action's real video starts from its own pose, so each action has
+    its own first frame; the generated video is made from exactly that frame, which
+    both rows therefore share (``real[0] == generated[0]``).
+    """
+    pairs = synthetic_actions(pipe)
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
+        raise KeyvidError(f"frames must be a whole number from 1 to {MAX_FRAMES}, got {frames!r}")
+    out = []
+    for model_class, render_class in pairs:
+        real, _ = render_video(
+            render_class, actor_seed(seed, actor), size=pipe.image_size, frames=frames + 1
+        )
+        result = pipe(real[0], model_class, frames=frames, samples=1, seed=seed + model_class)
+        out.append((pipe.actions[model_class], real, result.frames[0]))
+    return out
+
+
+def compare_storyboard(
+    videos: list[tuple[str, np.ndarray, np.ndarray]], *, every: int = STORYBOARD_EVERY
+) -> np.ndarray:
+    """One image: per action a block captioned with its name, holding two rows, the real
+    video (first cell captioned ``real``) above the generated one (``generated``), every
+    ``every``-th frame (others captioned ``t=<index>``); blocks ``PAIR_GAP`` px apart."""
+    blocks = []
+    for name, real, generated in videos:
+        steps = range(0, len(real), every)
+        cells = storyboard_row(real, steps, "real") + storyboard_row(generated, steps, "generated")
+        blocks.append(label_image(image_grid(cells, ncols=len(steps)), name))
+    return image_grid(blocks, ncols=1, pad=PAIR_GAP)
+
+
+def compare_grid(videos: list[tuple[str, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """One video: a column per action captioned with its name, the real video (captioned
+    ``real``) above the generated one (``generated``)."""
+    columns = []
+    for name, real, generated in videos:
+        pair = video_grid([_caption(real, "real"), _caption(generated, "generated")], ncols=1)
+        columns.append(_caption(pair, name))
+    return video_grid(columns, ncols=len(columns), pad=PAIR_GAP)
+
+
+def compare_actions(
+    pipe: Pipeline,
+    out_dir: str | Path,
+    *,
+    actors: int = 3,
+    frames: int = 32,
+    seed: int = 0,
+    scale: int = 2,
+    fps: float = 8.0,
+    progress: bool = True,
+) -> list[Path]:
+    """Real above generated, every action, for ``actors`` demo actors; returns the files.
+
+    Writes ``actor<i>_compare.png`` (:func:`compare_storyboard`) and
+    ``actor<i>_compare.gif`` (:func:`compare_grid`), frames enlarged ``scale`` times;
+    see :func:`compare_videos` for how actors and first frames are chosen. Needs a
+    model of the synthetic actions (:func:`synthetic_actions`).
+    """
+    synthetic_actions(pipe)  # before making the folder
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for a in tqdm(range(actors), desc="compare", unit="actor", disable=not progress):
+        videos = [
+            (name, upscale(real, scale), upscale(generated, scale))
+            for name, real, generated in compare_videos(pipe, a, frames=frames, seed=seed)
+        ]
+        png = write_image(out_dir / f"actor{a}_compare.png", compare_storyboard(videos))
+        gif = write_video(out_dir / f"actor{a}_compare.gif", compare_grid(videos), fps=fps)
+        written += [gif, png]
     return written
 
 

@@ -29,6 +29,7 @@ from keyvid.losses.motion import motion_weighted_l1
 from keyvid.losses.reconstruction import ReconstructionLoss
 from keyvid.losses.separation import separation_loss
 from keyvid.metrics.keypoints import keypoint_regression_error
+from keyvid.models.detector import reading
 from keyvid.models.discriminator import ImageDiscriminator, patch_logits, split_batch
 from keyvid.models.stage1 import KeypointTranslator, Stage1Output
 from keyvid.training.config import Stage1Config
@@ -278,11 +279,12 @@ def load_init_source(config: Stage1Config) -> KeypointTranslator | None:
             )
         return None
     source, ckpt = load_stage1(config.init_from)
-    if config.freeze_detector and to_dict(source.config.detector) != to_dict(config.model.detector):
+    if config.freeze_detector and reading(source.config.detector) != reading(config.model.detector):
         raise KeyvidError(
             f"freeze_detector=true needs the detector of {ckpt.path} as it is, but "
-            "model.detector (or model.num_keypoints / image_size) differs from its config; "
-            "use the same detector settings"
+            "model.detector (or model.num_keypoints / the size it reads) differs from its "
+            "config; use the same detector settings (a larger model.image_size is fine with "
+            "model.detector.input_size set to the checkpoint's image size)"
         )
     logger.info("initialising from %s (step %d)", ckpt.path, ckpt.step)
     return source
