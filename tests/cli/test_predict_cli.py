@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+import yaml
 from safetensors.torch import load_file
 
 from keyvid.cli import main
@@ -138,6 +140,29 @@ def test_demo_writes_a_grid_and_a_storyboard_per_actor(models, tmp_path, capsys)
     assert video.shape[1] > len(PENN_ACTIONS) * S  # one row per action
     assert main([*args, "--actors", "0"]) == 2
     assert "--actors must be from 1 to 50" in capsys.readouterr().err
+
+
+def test_demo_compare_adds_real_against_generated(models, tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--checkpoint", str(models.pipeline), "--actors", "1", "--samples", "1"]
+    assert main([*args, "--frames", "4", "--out", str(out), "--compare"]) == 0
+    files = ["actor0.gif", "actor0_compare.gif", "actor0_compare.png", "actor0_storyboard.png"]
+    assert sorted(p.name for p in out.iterdir()) == files
+    printed = capsys.readouterr().out.split()
+    assert all(str(out / name) in printed for name in files)
+    assert len(read_video(out / "actor0_compare.gif")) == 5
+    # A model whose classes are not the synthetic actions: one line, nothing written.
+    other = tmp_path / "other"
+    shutil.copytree(models.pipeline, other)
+    config = yaml.safe_load((other / "config.yaml").read_text())
+    config["stage2"]["model"]["actions"] = [f"class{i}" for i in range(len(PENN_ACTIONS))]
+    (other / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ["demo", "--checkpoint", str(other), "--out", str(tmp_path / "none"), "--compare"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --compare with {other}: ") and err.count("\n") == 1, err
+    assert "class0, class1" in err and "shipped synth" in err and "Traceback" not in err
+    assert not (tmp_path / "none").exists()
 
 
 def test_extract_keypoints_cli(models, dot_dataset, capsys):

@@ -10,10 +10,14 @@ import pytest
 import torch
 
 from keyvid.cli import main
+from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
+from keyvid.evaluation.generation import InDomainClassifier, collect_rows, region_keypoints
 from keyvid.evaluation.report import evaluate_model, shipped_companion
 from keyvid.io import read_video
 from keyvid.models.i3d import InceptionI3d
+from keyvid.models.load import load_classifier
+from keyvid.pipeline.generate import Pipeline
 from keyvid.training.classifier import train_classifier
 from keyvid.training.stage2 import train_stage2
 from tests.pipeline.tiny import IMAGE_SIZE, LENGTH, build_tiny_models, stage2_config
@@ -79,6 +83,63 @@ def test_every_row_and_the_issue_keys(tiny, tmp_path):
     assert saved["complete"] is False and "fvd" in saved["skipped"]
 
 
+def test_sharpness_and_the_per_frame_fd_of_every_row(tiny, tmp_path):
+    result = run(tiny, tmp_path / "eval")
+    rows = result["rows"]
+    real = rows["real"]
+    assert real["sharpness_relative"] == 1.0
+    assert real["sharpness_relative_per_frame"] == [1.0] * LENGTH  # frames 1..L-1
+    assert "fd_frames" not in real and "sharpness_relative_real" not in result
+    for row in ("generated", "generated_no_action", "copy_first_frame", "pseudo_label_keypoints"):
+        assert rows[row]["fd_frames"] >= 0 and rows[row]["sharpness_relative"] > 0, row
+        per_frame = rows[row]["sharpness_relative_per_frame"]
+        assert len(per_frame) == LENGTH and all(v > 0 for v in per_frame), row
+    assert result["fd_frames"] == rows["generated"]["fd_frames"]
+    copy = rows["copy_first_frame"]
+    assert result["sharpness_relative_copy_first_frame"] == copy["sharpness_relative"]
+    assert result["fd_frames_no_action"] == rows["generated_no_action"]["fd_frames"]
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "| In-domain FD | Per-frame FD |" in report  # Table 1 (no FVD without weights)
+    assert "## Sharpness of the actor's region" in report
+    assert f"| All frames | Frame 1 | Frame {(LENGTH + 1) // 2} | Frame {LENGTH} |" in report
+    assert f"| Real videos | 4 | {1:.3f} |" in report
+    for png in ("fd_frames.png", "sharpness_relative.png"):
+        assert (tmp_path / "eval" / png).stat().st_size > 0
+
+
+def test_each_row_is_measured_from_frame_1_in_its_own_region(tiny):
+    models, _, classifier = tiny
+    stats, _ = collect_rows(
+        PreparedDataset(models.data, "test"),
+        pipe=Pipeline.from_pretrained(models.pipeline),
+        classifier=InDomainClassifier.of(load_classifier(classifier)[0]),
+        length=LENGTH + 1,
+        samples=2,
+        max_videos=2,
+        progress=False,
+    )
+    copy = stats["copy_first_frame"].cat("sharpness")  # (2 videos, LENGTH frames)
+    assert copy.shape == (2, LENGTH) and (copy > 0).all()
+    assert torch.allclose(copy, copy[:, :1].expand_as(copy))  # one frame in one region
+    assert stats["generated"].cat("sharpness").shape == (4, LENGTH)  # 2 samples per video
+    assert stats["real"].frame_features.count == 2 * LENGTH
+    assert stats["generated"].frame_features.count == 4 * LENGTH
+
+
+def test_the_real_and_still_rows_take_their_regions_from_the_pseudo_label_track():
+    torch.manual_seed(0)
+    track = torch.rand(5, 3, 2) * 2 - 1  # (L, K, 2)
+    generated = np.random.default_rng(0).uniform(-1, 1, (2, 5, 3, 2)).astype(np.float32)
+    regions = region_keypoints(
+        {"generated": generated, "pseudo_label_keypoints": track[None].numpy()}, track
+    )
+    assert torch.equal(regions["real"], track[None])
+    assert torch.equal(regions["pseudo_label_keypoints"], track[None])
+    assert torch.equal(regions["generated"], torch.from_numpy(generated))
+    still = regions["copy_first_frame"]
+    assert still.shape == (1, 5, 3, 2) and torch.equal(still[0], track[:1].expand(5, -1, -1))
+
+
 def test_report_plots_and_examples_are_written(tiny, tmp_path):
     run(tiny, tmp_path / "eval")
     report = (tmp_path / "eval" / "report.md").read_text()
@@ -117,8 +178,11 @@ def test_missing_companions_are_reported_as_skipped(tiny, tmp_path):
     (data / "dataset.json").write_text(json.dumps({**meta, "name": "tiny"}))
     models = tiny[0]
     result = evaluate_model(models.pipeline, data, tmp_path / "eval", max_videos=2, progress=False)
-    assert {"action_accuracy", "fd_indomain", "generated_no_action"} <= set(result["skipped"])
+    expected = {"action_accuracy", "fd_indomain", "fd_frames", "generated_no_action"}
+    assert expected <= set(result["skipped"])
     assert "generated_no_action" not in result["rows"]
+    assert "fd_frames" not in result["rows"]["generated"]
+    assert result["rows"]["generated"]["sharpness_relative"] > 0  # needs no classifier
     assert "action_accuracy_real" not in result
     assert "train one (keyvid train classifier" in result["skipped"]["action_accuracy"]
 
@@ -216,7 +280,7 @@ def test_two_torchrun_processes_give_the_same_report(tiny, tmp_path):
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     for key in ("action_accuracy_real", "action_accuracy_generated", "num_videos"):
         assert two[key] == one[key], key
-    for key in ("fd_indomain", "fd_indomain_copy_first_frame"):
+    for key in ("fd_indomain", "fd_indomain_copy_first_frame", "fd_frames", "sharpness_relative"):
         assert two[key] == pytest.approx(one[key], rel=1e-4), key
     assert two["rows"]["generated"]["keypoint_l1"] == pytest.approx(
         one["rows"]["generated"]["keypoint_l1"], rel=1e-5

@@ -7,9 +7,11 @@ import torch
 
 from keyvid.errors import KeyvidError
 from keyvid.metrics.frechet import (
+    FeatureMoments,
     feature_statistics,
     frechet_distance,
     frechet_distance_between,
+    frechet_distance_of_moments,
 )
 
 
@@ -58,3 +60,24 @@ def test_statistics_need_two_vectors_of_one_dimension():
         feature_statistics(np.zeros((1, 4)))
     with pytest.raises(KeyvidError, match=r"must be \(N, D\)"):
         feature_statistics(np.zeros(4))
+
+
+def test_running_moments_in_parts_give_the_statistics_of_the_whole():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(2.0, 1.5, size=(60, 8)), rng.normal(size=(45, 8))
+    moments_x, first, second = FeatureMoments(), FeatureMoments(), FeatureMoments()
+    for part in np.array_split(x, 4):
+        moments_x.add(torch.tensor(part))
+    first.add(torch.tensor(y[:20]))
+    second.add(torch.tensor(y[20:]))
+    first.merge(second)  # as the ranks of a torchrun evaluation merge
+    first.merge(FeatureMoments())  # an empty part adds nothing
+    mean, cov = moments_x.statistics()
+    expected_mean, expected_cov = feature_statistics(x)
+    assert moments_x.count == 60 and first.count == 45
+    assert torch.allclose(mean, expected_mean) and torch.allclose(cov, expected_cov)
+    assert frechet_distance_of_moments(moments_x, first) == pytest.approx(
+        frechet_distance_between(x, y), rel=1e-9
+    )
+    with pytest.raises(KeyvidError, match="at least 2 feature vectors"):
+        FeatureMoments().statistics()

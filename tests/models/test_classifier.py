@@ -39,6 +39,20 @@ def test_one_sample_in_eval_mode_is_deterministic():
         assert torch.equal(model(clip), model(clip))
 
 
+def test_frame_features_see_each_frame_alone_and_add_no_parameters():
+    torch.manual_seed(0)
+    model = ActionClassifier(TINY).eval()
+    keys = set(model.state_dict())
+    frames = torch.rand(5, 3, 32, 32)  # (N, 3, H, W)
+    with torch.no_grad():
+        feats = model.frame_features(frames)
+        alone = model.frame_features(frames[2:3])
+    assert feats.shape == (5, 2 * TINY.channels) and (feats >= 0).all()  # after a ReLU
+    assert torch.allclose(feats[2:3], alone, atol=1e-6)  # no frame sees another
+    assert not torch.allclose(feats[0], feats[1])
+    assert set(model.state_dict()) == keys
+
+
 def test_action_names_must_match_the_class_count():
     with pytest.raises(ValueError, match="2 action names for 5 classes"):
         ActionClassifier(ActionClassifierConfig(num_actions=5, actions=("a", "b")))

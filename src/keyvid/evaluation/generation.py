@@ -151,8 +151,9 @@ def collect_rows(
     """Make every row's videos for each test video and keep their statistics.
 
     ``classifier`` gives (logits, features) of (n, L, 3, H, W) videos and features of
-    their frames; ``i3d`` maps videos to I3D logits. Returns the per-row statistics and example cells: for the first
-    ``examples_per_action`` test videos of each action, {"action", row: video}.
+    their frames; ``i3d`` maps videos to I3D logits. Returns the per-row statistics and
+    example cells: for the first ``examples_per_action`` test videos of each action,
+    {"action", row: video}.
 
     Under torchrun, rank r of N makes the videos r, r + N, ... (each seeded by its
     index, so the figures do not depend on N) and every rank returns the merged result.
@@ -189,7 +190,7 @@ def collect_rows(
                 logits, feats = classifier.videos(x)
                 row_stats.logits.append(logits)
                 row_stats.features.append(feats)
-                generated_frames = x[:, 1:].flatten(0, 1)  # (n, L-1, 3, H, W) -> (n·(L-1), 3, H, W)
+                generated_frames = x[:, 1:].flatten(0, 1)  # (n·(L-1), 3, H, W)
                 row_stats.frame_features.add(classifier.frames(generated_frames))
             if i3d is not None:
                 row_stats.i3d.append(i3d(x))

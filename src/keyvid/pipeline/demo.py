@@ -111,10 +111,10 @@ def synthetic_actions(pipe: Pipeline) -> list[tuple[int, int]]:
     renderer = {normalize_action_name(a): i for i, a in enumerate(PENN_ACTIONS)}
     other = [a for a in pipe.actions if normalize_action_name(a) not in renderer]
     if not pipe.actions or other:
-        what = f"classes {', '.join(other)} are" if other else "model has no classes, it is"
+        what = f"its classes {', '.join(other)} are not" if other else "it has no classes"
         raise KeyvidError(
-            f"comparing with real videos needs a model of the synthetic actions, whose real "
-            f"videos keyvid can draw; this {what} not among them ({', '.join(PENN_ACTIONS)}). "
+            f"comparing with real videos needs a model of the synthetic actions "
+            f"({', '.join(PENN_ACTIONS)}), whose real videos keyvid can draw; {what}. "
             "Use a model trained on `keyvid data synth` data, such as the shipped synth"
         )
     return [(m, renderer[normalize_action_name(a)]) for m, a in enumerate(pipe.actions)]
