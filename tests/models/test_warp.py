@@ -159,3 +159,40 @@ def test_a_detector_reading_a_smaller_copy_drives_a_larger_translator():
     assert torch.allclose(q64(big), q32(image), atol=1e-6)
     with pytest.raises(KeyvidError, match="input_size 24 must divide"):
         Stage1ModelConfig(image_size=64, detector=DetectorConfig(input_size=24))
+
+
+def test_first_order_motions_recover_a_rotation_and_scale():
+    from keyvid.models.warp import local_similarity
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 12, 2, generator=g) - 0.5  # spread over [-0.5, 0.5]²
+    angle = torch.tensor(0.4)
+    rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]),
+                            torch.stack([angle.sin(), angle.cos()])])  # fmt: skip
+    rotation = 1.2 * rotation  # and 20 % larger
+    source = target @ rotation.T  # k = R k'
+    jacobians = local_similarity(source, target, reach=0.3)  # (1, 12, 2, 2)
+    assert torch.allclose(jacobians, rotation.expand(1, 12, 2, 2), atol=0.01)
+    same = local_similarity(target, target, 0.3)
+    assert torch.allclose(same, torch.eye(2).expand(1, 12, 2, 2), atol=1e-6)
+    # A keypoint far from every other keeps J = I.
+    lone = torch.tensor([[[0.0, 0.0], [0.9, 0.9]]])
+    assert torch.allclose(local_similarity(lone * 1.5, lone, 0.05), torch.eye(2), atol=1e-3)
+    identity = torch.eye(2).expand(1, 12, 2, 2)
+    assert torch.allclose(
+        sparse_motions(source, target, (8, 8), identity), sparse_motions(source, target, (8, 8))
+    )
+    # The rotated motion maps every target pixel z to R z, the rigid backward warp.
+    motions = sparse_motions(source, target, (8, 8), jacobians)
+    z = identity_grid(8, 8, like=source)
+    assert torch.allclose(motions[0, 3], z @ rotation.T, atol=0.01)
+
+
+def test_first_order_translator_runs_and_the_order_is_checked(frames):
+    torch.manual_seed(0)
+    model = KeypointTranslator(tiny())
+    model.translator.config.motion_order = 1
+    out = model(*frames).translation
+    assert torch.isfinite(out.image).all()
+    with pytest.raises(KeyvidError, match="motion_order is 2"):
+        Stage1ModelConfig(translator=TranslatorConfig(kind="warp", motion_order=2))

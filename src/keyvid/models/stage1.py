@@ -52,6 +52,11 @@ class Stage1ModelConfig:
                 f"model.detector.input_size {reads} must divide model.image_size {size} "
                 f"(e.g. {size // 2}); 0 reads the image at its own size"
             )
+        if self.translator.motion_order not in (0, 1):
+            raise KeyvidError(
+                f"model.translator.motion_order is {self.translator.motion_order}; use 0 "
+                "(translations) or 1 (local rotations and scales)"
+            )
         if self.translator.kind == "warp" and not self.analogy:
             raise KeyvidError(
                 "model.translator.kind=warp needs model.analogy=true: it moves the reference "

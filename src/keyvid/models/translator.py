@@ -67,6 +67,12 @@ class TranslatorConfig:
     motion_max_channels: int = 128
     motion_depth: int = 3  # halvings of the hourglass: 32² -> 4² at 64² with downsample 2
     motion_downsample: int = 2  # the flow is estimated at image_size / this (FOMM: 4 at 256²)
+    # 0: each keypoint's motion is a translation (Monkey-Net, FOMM's zero order). 1: a local
+    # rotation and scale (FOMM's first order, as a similarity), fitted to the keypoint's
+    # neighbours instead of predicted by the detector, so a frozen detector serves too: a
+    # forearm's rotation then turns the bat it holds.
+    motion_order: int = 0
+    motion_reach: float = 0.3  # neighbours within ~this ([-1, 1] units) shape the fit
 
 
 # Options that use the source keypoints k, so they are part of the analogy.

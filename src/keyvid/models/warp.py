@@ -5,7 +5,10 @@ the way First Order Motion Model renders (Siarohin et al., NeurIPS 2019; zero-or
 motions; learnt from its description, not copied):
 
 1. Sparse motions. Keypoint i's backward map from the target frame to the reference is
-   T_i(z) = z − k'_i + k_i; T_0(z) = z is the background: K + 1 candidate flows.
+   T_i(z) = k_i + J_i (z − k'_i) with J_i = I (zero order, ``motion_order: 0``) or a local
+   rotation and scale fitted to the neighbouring keypoints (``motion_order: 1``, FOMM's
+   first order without the detector's Jacobians);
+   T_0(z) = z is the background: K + 1 candidate flows.
 2. Dense motion. An hourglass sees the Gaussian-map differences G(k') − G(k) and the
    reference v deformed by every T_i. A softmax over its K + 1 output channels gives
    weights M_i(z); the dense flow is T(z) = Σ_i M_i(z)·T_i(z). A sigmoid head gives the
@@ -52,14 +55,48 @@ def identity_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     return torch.stack([xs, ys], dim=-1)
 
 
+# Weight of "no deformation" in each fit: a keypoint far from every other keeps J = I.
+# Neighbour offsets are ~0.1-0.5 units, so one neighbour outweighs it 10-250×.
+SIMILARITY_PRIOR = 1e-3
+
+
+def local_similarity(
+    source_kp: torch.Tensor, target_kp: torch.Tensor, reach: float
+) -> torch.Tensor:
+    """(B, K, 2, 2) maps J_i = [[a, −b], [b, a]] (a rotation and a scale) taking offsets
+    around k'_i to offsets around k_i, fitted to the other keypoints j.
+
+    Weighted least squares, w_ij = exp(−|d'_j|² / 2 reach²) with d = k_j − k_i and
+    d' = k'_j − k'_i: a = (Σ w d'·d + λ) / (Σ w |d'|² + λ), b = Σ w (d' × d) / (Σ w |d'|² + λ),
+    λ = SIMILARITY_PRIOR. A similarity, not FOMM's full affine map: one neighbour (an
+    elbow for a wrist) fixes it, where an affine map would need two off one line.
+    """
+    d_target = target_kp[:, None] - target_kp[:, :, None]  # (B, K, K, 2): k'_j − k'_i
+    d_source = source_kp[:, None] - source_kp[:, :, None]  # (B, K, K, 2): k_j − k_i
+    norm = d_target.pow(2).sum(-1)  # (B, K, K) |d'|²; 0 for j = i, which then adds nothing
+    w = torch.exp(-norm / (2 * reach**2))
+    dot = (d_target * d_source).sum(-1)  # (B, K, K) d'·d
+    cross = d_target[..., 0] * d_source[..., 1] - d_target[..., 1] * d_source[..., 0]
+    denominator = (w * norm).sum(-1) + SIMILARITY_PRIOR  # (B, K)
+    a = ((w * dot).sum(-1) + SIMILARITY_PRIOR) / denominator
+    b = (w * cross).sum(-1) / denominator
+    return torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+
+
 def sparse_motions(
-    source_kp: torch.Tensor, target_kp: torch.Tensor, size: tuple[int, int]
+    source_kp: torch.Tensor,
+    target_kp: torch.Tensor,
+    size: tuple[int, int],
+    jacobians: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(B, K, 2) keypoints -> (B, K + 1, h, w, 2) candidate flows: the identity, then
-    T_i(z) = z − k'_i + k_i for every keypoint (zero order: a translation each)."""
+    T_i(z) = k_i + J_i (z − k'_i) for every keypoint; without (B, K, 2, 2) ``jacobians``,
+    J_i = I (zero order: a translation each)."""
     z = identity_grid(*size, like=source_kp)  # (h, w, 2)
-    shift = (source_kp - target_kp)[:, :, None, None]  # (B, K, 1, 1, 2)
-    per_keypoint = z + shift  # (B, K, h, w, 2)
+    offset = z - target_kp[:, :, None, None]  # (B, K, h, w, 2): z − k'_i
+    if jacobians is not None:
+        offset = torch.einsum("bkcd,bkhwd->bkhwc", jacobians, offset)
+    per_keypoint = source_kp[:, :, None, None] + offset  # (B, K, h, w, 2)
     background = z.expand(len(source_kp), 1, *z.shape)  # (B, 1, h, w, 2)
     return torch.cat([background, per_keypoint], dim=1)
 
@@ -129,7 +166,10 @@ class DenseMotion(nn.Module):
         c = self.config
         small = F.avg_pool2d(images, c.motion_downsample) if c.motion_downsample > 1 else images
         b, _, h, w = small.shape  # (B, 3, h, w)
-        motions = sparse_motions(source_kp, target_kp, (h, w))  # (B, K+1, h, w, 2)
+        jacobians = None
+        if c.motion_order == 1:
+            jacobians = local_similarity(source_kp, target_kp, c.motion_reach)  # (B, K, 2, 2)
+        motions = sparse_motions(source_kp, target_kp, (h, w), jacobians)  # (B, K+1, h, w, 2)
         k1 = motions.shape[1]
         deformed = sample(small.repeat_interleave(k1, dim=0), motions.flatten(0, 1)).view(
             b, k1, 3, h, w
