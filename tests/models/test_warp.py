@@ -196,3 +196,15 @@ def test_first_order_translator_runs_and_the_order_is_checked(frames):
     assert torch.isfinite(out.image).all()
     with pytest.raises(KeyvidError, match="motion_order is 2"):
         Stage1ModelConfig(translator=TranslatorConfig(kind="warp", motion_order=2))
+
+
+def test_the_mixing_prior_moves_pixels_near_a_keypoint_with_it_from_step_zero():
+    torch.manual_seed(0)
+    motion = DenseMotion(tiny_translator(num_keypoints=1, motion_prior=8.0))
+    source, target = torch.tensor([[[-0.5, 0.0]]]), torch.tensor([[[0.3, 0.0]]])
+    out = motion(torch.rand(1, 3, 32, 32), source, target)  # flow at 16²
+    z = identity_grid(16, 16, like=source)
+    on_target = out.flow[0, 8, 10]  # x = 0.33: the pixel nearest k' = (0.3, 0)
+    moved = (z[8, 10, 0] - on_target[0]) / 0.8  # fraction of the keypoint's motion, x
+    assert moved > 0.7 and torch.allclose(on_target[1], z[8, 10, 1])
+    assert torch.allclose(out.flow[0, 8, 0], z[8, 0], atol=0.05)  # far: stays

@@ -73,6 +73,10 @@ class TranslatorConfig:
     # forearm's rotation then turns the bat it holds.
     motion_order: int = 0
     motion_reach: float = 0.3  # neighbours within ~this ([-1, 1] units) shape the fit
+    # Strength of a fixed prior added to the mixing logits, "near k'_i moves with keypoint
+    # i, far from all stays" (keyvid.models.warp.mixing_prior); 0: none, as in FOMM. Without
+    # it the flow starts as the mean of all K + 1 motions and learns slowly on a CPU budget.
+    motion_prior: float = 0.0
 
 
 # Options that use the source keypoints k, so they are part of the analogy.

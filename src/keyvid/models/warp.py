@@ -116,6 +116,19 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized.permute(0, 2, 3, 1)
 
 
+def mixing_prior(
+    target_kp: torch.Tensor, size: tuple[int, int], sigma: float, strength: float
+) -> torch.Tensor:
+    """(B, K + 1, h, w) logits of "a pixel near k'_i moves with keypoint i, a pixel far from
+    every keypoint stays": τ(G_i(z) − 1) for keypoint i, −τ/4 for the background (τ =
+    ``strength``). At τ = 8 and K = 16 a pixel on k'_i gets 0.88 of its weight from keypoint
+    i, and one far from all keypoints 0.96 from the background (the fixed field of the
+    analogy translator's ``warp`` switch, Monkey-Net's, made a starting point)."""
+    near = gaussian_maps(target_kp, size, sigma)  # (B, K, h, w) in [0, 1]
+    background = torch.full_like(near[:, :1], -strength / 4)
+    return torch.cat([background, strength * (near - 1)], dim=1)
+
+
 class Hourglass(nn.Module):
     """A U-Net that keeps its input's resolution: (B, C_in, h, w) -> (B, out_channels, h, w).
 
@@ -158,6 +171,9 @@ class DenseMotion(nn.Module):
             4 * k1, config.motion_channels, config.motion_max_channels, config.motion_depth
         )
         self.mixing = nn.Conv2d(self.hourglass.out_channels, k1, kernel_size=7, padding=3)
+        if config.motion_prior > 0:  # start from the prior alone; the network learns the rest
+            nn.init.zeros_(self.mixing.weight)
+            nn.init.zeros_(self.mixing.bias)
         self.occlusion = nn.Conv2d(self.hourglass.out_channels, 1, kernel_size=7, padding=3)
 
     def forward(
@@ -178,7 +194,10 @@ class DenseMotion(nn.Module):
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)  # (B, K+1, h, w)
         x = torch.cat([heat.unsqueeze(2), deformed], dim=2).flatten(1, 2)  # (B, 4(K+1), h, w)
         features = self.hourglass(x)
-        weights = self.mixing(features).softmax(dim=1)  # (B, K+1, h, w)
+        logits = self.mixing(features)  # (B, K+1, h, w)
+        if c.motion_prior > 0:
+            logits = logits + mixing_prior(target_kp, (h, w), c.sigma, c.motion_prior)
+        weights = logits.softmax(dim=1)
         flow = torch.einsum("bkhw,bkhwc->bhwc", weights, motions)  # (B, h, w, 2)
         return DenseMotionOutput(flow, torch.sigmoid(self.occlusion(features)), weights)
 
