@@ -191,4 +191,29 @@ def test_export_of_a_stage2_run_is_a_pipeline(models, tmp_path, capsys):
     assert not (out / "training_state.pt").exists()
     assert Pipeline.from_pretrained(out).actions == PENN_ACTIONS
     assert main(["export", str(models.stage1), str(tmp_path / "x"), "--stage1", "synth"]) == 2
-    assert "--stage1 applies to stage-2 checkpoints only" in capsys.readouterr().err
+    assert "--stage1 applies to stage-2 and pipeline checkpoints only" in capsys.readouterr().err
+
+
+def test_export_swaps_the_translator_of_a_pipeline_keeping_its_detector(models, tmp_path, capsys):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    pipeline = tmp_path / "pipeline"
+    assert main(["export", str(models.stage2), str(pipeline)]) == 0
+    swapped = tmp_path / "swapped"
+    assert main(["export", str(pipeline), str(swapped), "--stage1", str(models.stage1)]) == 0
+    assert (
+        load_file(swapped / "model.safetensors").keys()
+        == load_file(pipeline / "model.safetensors").keys()
+    )
+    # A stage 1 with another detector would feed the motion generator foreign keypoints.
+    other = tmp_path / "other"
+    shutil.copytree(models.stage1, other)
+    weights = load_file(other / "model.safetensors")
+    name = next(k for k in weights if k.startswith("detector.") and k.endswith("weight"))
+    weights[name] = weights[name] + 1
+    save_file(weights, other / "model.safetensors")
+    capsys.readouterr()
+    assert main(["export", str(pipeline), str(tmp_path / "y"), "--stage1", str(other)]) == 2
+    assert "another keypoint detector" in capsys.readouterr().err

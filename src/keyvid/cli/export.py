@@ -32,7 +32,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--stage1",
-        help="stage-2 checkpoints: the stage 1 to bundle (default: the one in its config)",
+        help="stage-2 checkpoints: the stage 1 to bundle (default: the one in its config); "
+        "pipelines: a stage 1 trained on its frozen detector, to swap in its translator",
     )
     export.add_argument(
         "--format",
@@ -59,13 +60,13 @@ def run_export(args: argparse.Namespace) -> None:
         run_onnx_export(args)
         return
     source = resolve_checkpoint(args.checkpoint)
-    if read_meta(source).get("kind") == "stage2":
+    kind = read_meta(source).get("kind")
+    if kind == "stage2" or (kind == "pipeline" and args.stage1 is not None):
         dest = export_pipeline(source, args.out, stage1=args.stage1)
         what = "detector, translator, motion_generator"
     else:
         if args.stage1 is not None:
-            raise KeyvidError("--stage1 applies to stage-2 checkpoints only")
-        kind = read_meta(source).get("kind")
+            raise KeyvidError("--stage1 applies to stage-2 and pipeline checkpoints only")
         if args.networks is not None:
             networks = tuple(n for n in args.networks.split(",") if n)
         elif kind in INFERENCE_NETWORKS:

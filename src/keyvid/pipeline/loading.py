@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from keyvid.checkpoint import Checkpoint, write_model_folder
 from keyvid.errors import KeyvidError
 from keyvid.models.load import PIPELINE, load_motion, load_stage1
@@ -28,12 +30,22 @@ def check_keypoint_counts(stage1: KeypointTranslator, motion: MotionGenerator, w
 
 
 def export_pipeline(stage2: str | Path, dest: Path, *, stage1: str | Path | None = None) -> Path:
-    """Bundle a stage-2 checkpoint with its stage 1 into one ``pipeline`` folder at ``dest``."""
+    """Bundle a stage-2 checkpoint with its stage 1 into one ``pipeline`` folder at ``dest``.
+
+    ``stage2`` may also be a pipeline when ``stage1`` is given: its motion generator with
+    another renderer. That stage 1 must keep the pipeline's detector (trained with
+    ``freeze_detector=true`` from it), whose keypoints the motion generator learnt.
+    """
     motion, ckpt2, raw2 = load_motion(stage2)
-    if ckpt2.kind == PIPELINE:
-        raise KeyvidError(f"{ckpt2.path} is already a pipeline; copy the folder instead")
+    if ckpt2.kind == PIPELINE and stage1 is None:
+        raise KeyvidError(
+            f"{ckpt2.path} is already a pipeline; copy the folder, or pass --stage1 to give "
+            "it another translator"
+        )
     model, ckpt1 = load_stage1(stage1 if stage1 is not None else stage1_reference(ckpt2))
     check_keypoint_counts(model, motion, str(ckpt2.path))
+    if ckpt2.kind == PIPELINE:
+        _check_same_detector(ckpt1, ckpt2)
     raw1 = ckpt1.config["stage1"] if ckpt1.kind == PIPELINE else ckpt1.config
     weights = {k: v for k, v in ckpt1.weights.items() if k.split(".", 1)[0] in _STAGE1_NETS}
     weights.update({k: v for k, v in ckpt2.weights.items() if k.startswith("motion_generator.")})
@@ -48,3 +60,17 @@ def export_pipeline(stage2: str | Path, dest: Path, *, stage1: str | Path | None
 
 
 _STAGE1_NETS = ("detector", "translator")
+
+
+def _check_same_detector(stage1: Checkpoint, pipeline: Checkpoint) -> None:
+    """Refuse a stage 1 whose detector differs from the pipeline's: the motion generator
+    would be fed keypoints it never learnt."""
+    ours = {k: v for k, v in stage1.weights.items() if k.startswith("detector.")}
+    theirs = {k: v for k, v in pipeline.weights.items() if k.startswith("detector.")}
+    same = ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    if not same:
+        raise KeyvidError(
+            f"{stage1.path} has another keypoint detector than {pipeline.path}; only a stage 1 "
+            f"trained with freeze_detector=true init_from={pipeline.path} can replace its "
+            "translator (otherwise bundle it with the stage 2 trained on its keypoints)"
+        )
