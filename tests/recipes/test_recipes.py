@@ -107,6 +107,26 @@ def test_an_interrupted_training_step_resumes_to_the_same_weights(synth_recipe, 
         assert torch.equal(resumed[name], value), name
 
 
+def test_a_changed_recipe_neither_mixes_nor_silently_finishes_old_steps(synth_recipe, tmp_path):
+    out = tmp_path / "synth"
+    shutil.copytree(synth_recipe[0], out)
+    state = json.loads((out / STATE_FILE).read_text())
+    # A finished step recorded with another command: the recipe changed since.
+    edited = json.loads(json.dumps(state))
+    edited["recipe"]["steps"]["stage1-keypoints"] += " optim.lr=0.5"
+    (out / STATE_FILE).write_text(json.dumps(edited))
+    with pytest.raises(Exception, match="finished step stage1-keypoints was"):
+        run("synth", out)
+    # An interrupted run whose settings differ from the step's now: not resumed.
+    del state["finished"]["stage2"]
+    (out / STATE_FILE).write_text(json.dumps(state))
+    shutil.rmtree(out / "stage2" / "checkpoints" / "step_00000012")
+    config = out / "stage2" / "config.yaml"
+    config.write_text(config.read_text().replace("batch_size: 4", "batch_size: 2"))
+    with pytest.raises(Exception, match=r"started with other settings .*optim.batch_size: 2 -> 4"):
+        run("synth", out)
+
+
 def test_a_recipe_folder_refuses_other_options(synth_recipe, tmp_path):
     with pytest.raises(Exception, match=r"holds recipe keyvid recipe synth --out OUT --tiny"):
         run_recipe("synth", synth_recipe[0], tiny=False, progress=False, log=lambda _: None)

@@ -77,12 +77,35 @@ def _start(out: Path, options: RecipeOptions, steps: list[Step], ctx: RecipeCont
                 f"{out} holds recipe {_command(state['options'])}; rerun that command to "
                 "continue it, or choose another --out"
             )
-        return state
+        return _continued(state, _record(asked, options, steps, ctx), out)
     if out.exists() and any(out.iterdir()):
         raise KeyvidError(f"{out} exists and is not a recipe folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     state = {"options": asked, "recipe": _record(asked, options, steps, ctx), "finished": {}}
     _write_state(out, state)
+    return state
+
+
+def _continued(state: dict, record: dict, out: Path) -> dict:
+    """The state of a recipe run again: refused when a finished step's command changed since
+    (the model would mix two recipes); otherwise its record takes the steps as they are
+    now, and the commit of every run that worked on it (``commits``, the last in ``commit``)."""
+    before = state["recipe"]
+    for name in state["finished"]:
+        old, new = before["steps"].get(name), record["steps"].get(name)
+        if old != new:
+            raise KeyvidError(
+                f"the recipe changed since {out} was started: its finished step {name} was "
+                f"`{old}` and is now `{new}`; give the recipe another --out"
+            )
+    commits = before.get("commits", [before.get("commit")])
+    if commits[-1] != record["commit"]:
+        commits = [*commits, record["commit"]]
+    if len(commits) > 1:
+        record = {**record, "commits": commits}
+    if record != before:
+        state["recipe"] = record
+        _write_state(out, state)
     return state
 
 

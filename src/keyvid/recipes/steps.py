@@ -72,6 +72,35 @@ class TrainStep:
         overrides = self.resolved_overrides(ctx)
         return ["train", self.stage, "--config", str(self.config), *overrides, "--run-dir", run]
 
+    def check_unchanged(self, ctx: RecipeContext, run_dir: Path) -> None:
+        """Refuse to resume a run started with other settings than this step asks for now
+        (the recipe or its config changed since): it would finish the old run silently.
+
+        Compares what the step sets (its YAML and overrides) with the run's config.yaml;
+        settings a trainer fills in itself (stage 2's keypoint count) are not compared, and
+        paths inside the recipe folder compare by their place in it (a moved folder is fine).
+        """
+        import yaml
+
+        from keyvid.config import apply_override
+
+        asked = yaml.safe_load(self.config.read_text()) or {}
+        for item in self.resolved_overrides(ctx):
+            apply_override(asked, item)
+        saved = _flat(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
+        out = str(ctx.out)
+        changed = [
+            f"{key}: {saved.get(key)} -> {value}"
+            for key, value in _flat(asked).items()
+            if not _same_setting(saved.get(key), value, out)
+        ]
+        if changed:
+            raise KeyvidError(
+                f"{run_dir} was started with other settings than step {self.name} has now "
+                f"({'; '.join(changed[:3])}{' ...' if len(changed) > 3 else ''}); move that "
+                "folder aside to train it again, or give the recipe another --out"
+            )
+
     def describe(self, ctx: RecipeContext) -> str:
         argv = self.argv(ctx, resume=False)
         argv[argv.index("--config") + 1] = f"configs/{self.config.name}"  # the repo's, by name
@@ -82,6 +111,8 @@ class TrainStep:
         resume = _has_checkpoint(run_dir)
         if not resume and run_dir.exists():  # stopped before its first checkpoint: start over
             shutil.rmtree(run_dir)
+        if resume:
+            self.check_unchanged(ctx, run_dir)
         if ctx.nproc_per_node > 1:
             _torchrun(self.argv(ctx, resume=resume), ctx.nproc_per_node)
         else:
@@ -105,6 +136,27 @@ class CallStep:
 
 
 Step = DataStep | TrainStep | CallStep
+
+
+def _same_setting(saved: object, asked: object, out: str) -> bool:
+    """A saved setting equals an asked one; a path in the recipe folder ``out`` equals the
+    same place in the folder the run was started in."""
+    if isinstance(asked, str) and isinstance(saved, str) and asked.startswith(out + os.sep):
+        return saved.endswith(asked[len(out) :])
+    if isinstance(asked, tuple | list) and isinstance(saved, tuple | list):
+        return list(asked) == list(saved)
+    return saved == asked
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
