@@ -121,6 +121,21 @@ def test_warp_translator_with_multiscale_d_and_feature_matching_trains_and_reloa
     assert isinstance(model.translator, WarpTranslator)
 
 
+def test_a_run_written_before_an_option_existed_resumes(synth, tmp_path):
+    import yaml
+
+    cfg = tiny_config(synth, "optim.steps=4", "log.checkpoint_every=2")
+    train_stage1(cfg, tmp_path / "run", progress=False, max_steps=2)
+    # As written by a keyvid without translator.kind: the key is absent from the files.
+    for path in (tmp_path / "run").rglob("config.yaml"):
+        saved = yaml.safe_load(path.read_text())
+        model = saved["stage1"]["model"] if "stage1" in saved else saved["model"]
+        del model["translator"]["kind"]
+        path.write_text(yaml.safe_dump(saved))
+    last = train_stage1(cfg, tmp_path / "run", resume=True, progress=False)
+    assert last.name == "step_00000004"
+
+
 def test_resume_with_another_model_shape_is_refused(synth, tmp_path):
     train_stage1(tiny_config(synth, "optim.steps=2"), tmp_path / "r", progress=False)
     before = sorted((tmp_path / "r" / "checkpoints").iterdir())

@@ -95,7 +95,9 @@ def train_classifier(
     """Train (or resume) the action classifier in ``run_dir``; returns the last checkpoint."""
     config = resolve_data_facts(config)
     config_dict = to_dict(config)
-    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
+    session = TrainingSession.start(
+        run_dir, KIND, config_dict, config.optim, resume=resume, model_config=type(config.model)
+    )
     opt, device = config.optim, session.device
     dataset = SequenceDataset(
         config.data.root, length=config.model.frames, augment=config.data.augment, seed=opt.seed

@@ -186,7 +186,9 @@ def train_stage1(
     """
     config_dict = to_dict(config)
     init_source = load_init_source(config) if not resume else None
-    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
+    session = TrainingSession.start(
+        run_dir, KIND, config_dict, config.optim, resume=resume, model_config=type(config.model)
+    )
     if session.resume_from is not None:
         init_source = None
     opt, device = config.optim, session.device

@@ -161,7 +161,9 @@ def train_stage2(
     """Train (or resume) stage 2 in ``run_dir``; returns the last checkpoint folder."""
     config = resolve_data_facts(config)
     config_dict = to_dict(config)
-    session = TrainingSession.start(run_dir, KIND, config_dict, config.optim, resume=resume)
+    session = TrainingSession.start(
+        run_dir, KIND, config_dict, config.optim, resume=resume, model_config=type(config.model)
+    )
     length = config.model.generator.length + 1  # k0 and the future
     dataset = SequenceDataset(
         config.data.root,

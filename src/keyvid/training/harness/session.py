@@ -66,13 +66,23 @@ class TrainingSession:
 
     @classmethod
     def start(
-        cls, run_dir: str | Path, kind: str, config: dict, optim: OptimConfig, *, resume: bool
+        cls,
+        run_dir: str | Path,
+        kind: str,
+        config: dict,
+        optim: OptimConfig,
+        *,
+        resume: bool,
+        model_config: type | None = None,
     ) -> TrainingSession:
-        """Check the run folder, join the other processes, seed and pick the device."""
+        """Check the run folder, join the other processes, seed and pick the device.
+
+        ``model_config`` (the model section's dataclass) lets a checkpoint written before an
+        option existed resume (``resumable_checkpoint``)."""
         run_dir = Path(run_dir)
         world = World.from_environment()
         local_batch_size(optim.batch_size, world)  # refuse an uneven split before any work
-        resume_from = resumable_checkpoint(run_dir, kind, config) if resume else None
+        resume_from = resumable_checkpoint(run_dir, kind, config, model_config) if resume else None
         device = join(world, pick_device(optim.device))
         if world.is_main:
             prepare_run_dir(run_dir, config, resume=resume)

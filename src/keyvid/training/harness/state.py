@@ -22,6 +22,7 @@ from keyvid.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from keyvid.config import from_dict, to_dict
 from keyvid.errors import KeyvidError
 
 
@@ -74,13 +75,23 @@ def step_if_finite(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> bool
     return False
 
 
-def resumable_checkpoint(run_dir: Path, kind: str, config: dict) -> Checkpoint | None:
-    """The run's latest checkpoint, refused if it was built with another model config."""
+def resumable_checkpoint(
+    run_dir: Path, kind: str, config: dict, model_config: type | None = None
+) -> Checkpoint | None:
+    """The run's latest checkpoint, refused if it was built with another model config.
+
+    With ``model_config`` (the model section's dataclass) the checkpoint's model config is
+    read through it first, so settings added to keyvid after the checkpoint was written
+    compare at their defaults: a run survives an upgrade that adds options.
+    """
     latest = latest_checkpoint(run_dir / "checkpoints")
     if latest is None:
         return None
     ckpt = load_checkpoint(latest, kind=kind)
-    if ckpt.config["model"] != config["model"]:
+    saved = ckpt.config["model"]
+    if model_config is not None:
+        saved = to_dict(from_dict(model_config, saved, prefix="model."))
+    if saved != config["model"]:
         raise KeyvidError(
             f"the model config differs from the one of the checkpoint {latest}; "
             "resume without model.* overrides (the run folder was left unchanged)"
