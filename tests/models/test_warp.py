@@ -208,3 +208,18 @@ def test_the_mixing_prior_moves_pixels_near_a_keypoint_with_it_from_step_zero():
     moved = (z[8, 10, 0] - on_target[0]) / 0.8  # fraction of the keypoint's motion, x
     assert moved > 0.7 and torch.allclose(on_target[1], z[8, 10, 1])
     assert torch.allclose(out.flow[0, 8, 0], z[8, 0], atol=0.05)  # far: stays
+
+
+def test_multiscale_maps_let_the_decoder_see_the_target_pose(frames):
+    torch.manual_seed(0)
+    plain = WarpTranslator(tiny_translator())
+    posed = WarpTranslator(tiny_translator(multiscale_maps=True))
+    extra = 2 * 5  # G(k') and G(k) of the 5 keypoints at every decoder stage
+    for a, b in zip(plain.decoder, posed.decoder, strict=True):
+        assert b[0][0].in_channels == a[0][0].in_channels + extra
+    kp = torch.rand(3, 5, 2) * 2 - 1
+    target = kp.clone().requires_grad_(True)
+    with torch.no_grad():  # force m = 0: v̂ = s, so the pose reaches the output through s
+        posed.head.bias[3] = -50.0
+    posed(frames[0], kp, target).image.sum().backward()
+    assert target.grad.abs().sum() > 0

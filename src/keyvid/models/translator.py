@@ -81,8 +81,9 @@ class TranslatorConfig:
 
 # Options that use the source keypoints k, so they are part of the analogy.
 SOURCE_KEYPOINT_SWITCHES = ("transport", "warp")
-# Options of the analogy translator's decoder that the warping translator has no use for.
-ANALOGY_ONLY_SWITCHES = ("transport", "multiscale_maps", "warp", "skips")
+# Options of the analogy translator's decoder that the warping translator has no use for
+# (``multiscale_maps`` serves both: every decoder stage also sees the keypoint maps).
+ANALOGY_ONLY_SWITCHES = ("transport", "warp", "skips")
 
 
 def switches_needing_analogy(config: TranslatorConfig) -> list[str]:
@@ -175,6 +176,16 @@ def encode_pyramid(encoder: nn.Sequential, images: torch.Tensor) -> tuple[torch.
     return tuple(features)
 
 
+def keypoint_maps(
+    config: TranslatorConfig, source_kp: torch.Tensor, target_kp: torch.Tensor, size: int
+) -> list[torch.Tensor]:
+    """Gaussian maps of k' (and of k with the analogy) at ``size``: [(B, K, size, size)]."""
+    maps = [gaussian_maps(target_kp, size, config.sigma)]
+    if config.analogy:
+        maps.append(gaussian_maps(source_kp, size, config.sigma))
+    return maps
+
+
 def decoder_block(c_in: int, c_out: int) -> nn.Sequential:
     """Two 3×3 conv-BN-ReLU layers after a 2× upsampling (authors: 256 -> 128 -> 64)."""
     return nn.Sequential(conv_bn_relu(c_in, c_out), conv_bn_relu(c_out, c_out))
@@ -207,13 +218,6 @@ class Translator(nn.Module):
         """
         return encode_pyramid(self.encoder, images)
 
-    def keypoint_maps(self, source_kp: torch.Tensor, target_kp: torch.Tensor, size: int) -> list:
-        """Gaussian maps of k' (and of k with the analogy) at ``size``: [(B, K, size, size)]."""
-        maps = [gaussian_maps(target_kp, size, self.config.sigma)]
-        if self.config.analogy:
-            maps.append(gaussian_maps(source_kp, size, self.config.sigma))
-        return maps
-
     def _reference(
         self, features: torch.Tensor, source_kp: torch.Tensor, target_kp: torch.Tensor
     ) -> torch.Tensor:
@@ -231,14 +235,16 @@ class Translator(nn.Module):
         """Features of v (from :meth:`encode`) plus keypoints (B, K, 2) -> (s, m) at full
         resolution."""
         coarse = features[-1]  # (B, C, F, F)
-        maps = self.keypoint_maps(source_kp, target_kp, coarse.shape[-1])
+        maps = keypoint_maps(self.config, source_kp, target_kp, coarse.shape[-1])
         x = self.fuse(torch.cat([self._reference(coarse, source_kp, target_kp), *maps], dim=1))
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             if self.config.skips:
                 x = torch.cat([x, self._reference(skip, source_kp, target_kp)], dim=1)
             if self.config.multiscale_maps:
-                x = torch.cat([x, *self.keypoint_maps(source_kp, target_kp, x.shape[-1])], dim=1)
+                x = torch.cat(
+                    [x, *keypoint_maps(self.config, source_kp, target_kp, x.shape[-1])], dim=1
+                )
             x = block(x)
         out = self.head(x)  # (B, 4, H, W) or (B, 3, H, W)
         synthesized = torch.sigmoid(out[:, :3])

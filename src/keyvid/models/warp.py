@@ -15,7 +15,9 @@ motions; learnt from its description, not copied):
    occlusion map O(z) ∈ [0, 1]: 1 where v shows what belongs at z.
 3. Render. The encoder features of v at every scale are sampled at T and multiplied by O,
    then decoded by a U-Net, so the decoder only inpaints what v cannot show. Its head
-   gives s and a mask m over v sampled at T: v̂ = m·(v∘T) + (1 − m)·s.
+   gives s and a mask m over v sampled at T: v̂ = m·(v∘T) + (1 − m)·s. With
+   ``multiscale_maps`` every decoder stage also sees G(k') and G(k), so s can draw a part
+   at its target pose where the keypoints' motions cannot carry it (the analogy, inside).
 
 Why: the analogy translator redraws moving limbs from Gaussian maps and blurs them; here
 a limb's own pixels are carried to where its keypoints went (DESIGN.md, "Beyond the paper").
@@ -38,6 +40,7 @@ from keyvid.models.translator import (
     encode_pyramid,
     encoder_widths,
     image_encoder,
+    keypoint_maps,
 )
 
 
@@ -214,9 +217,11 @@ class WarpTranslator(nn.Module):
         self.bottleneck = nn.Sequential(
             conv_bn_relu(widths[-1], widths[-1]), conv_bn_relu(widths[-1], widths[-1])
         )
-        # Each decoder stage: 2× up, concatenated with the warped features of that scale.
+        # Each decoder stage: 2× up, concatenated with the warped features of that scale
+        # (and the keypoint maps at that scale with multiscale_maps).
+        maps = config.num_keypoints * (2 if config.analogy else 1) * config.multiscale_maps
         self.decoder = nn.ModuleList(
-            decoder_block(widths[i + 1] + widths[i], widths[i])
+            decoder_block(widths[i + 1] + widths[i] + maps, widths[i])
             for i in reversed(range(len(widths) - 1))
         )
         self.head = nn.Conv2d(widths[0], 4 if config.mask else 3, kernel_size=3, padding=1)
@@ -249,7 +254,10 @@ class WarpTranslator(nn.Module):
         x = self.bottleneck(warped(features[-1]))  # (B, Cn, F, F)
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            x = block(torch.cat([x, warped(skip)], dim=1))
+            maps = []
+            if self.config.multiscale_maps:
+                maps = keypoint_maps(self.config, source_kp, target_kp, x.shape[-1])
+            x = block(torch.cat([x, warped(skip), *maps], dim=1))
         out = self.head(x)  # (B, 4, H, W) or (B, 3, H, W)
         synthesized = torch.sigmoid(out[:, :3])
         if not self.config.mask:
