@@ -49,7 +49,7 @@ TINY_STAGE1 = (
     "model.translator.max_channels=8",
     "model.translator.feature_size=8",
     "model.translator.sigma=0.15",
-    "model.translator.motion_channels=4",
+    "model.translator.motion_channels=4",  # the warping translator's, when a config picks it
     "model.translator.motion_max_channels=8",
     "model.translator.motion_depth=2",
     "model.discriminator.channels=4",
@@ -105,29 +105,10 @@ def recipe_steps(options: RecipeOptions) -> list[Step]:
     return build(options)
 
 
-# The renderer of the synth model: the warping translator (keyvid.models.warp) learnt on
-# the frozen phase-1 detector, with the background mask over the warped reference. Chosen
-# on the development split (seed 7) against the analogy translator: docs/renderer.md.
-WARP_RENDERER = (
-    "model.mask=true",
-    "model.translator.kind=warp",
-    "model.translator.transport=false",  # the analogy translator's options, off
-    "model.translator.multiscale_maps=false",
-    "model.translator.skips=false",
-    "model.translator.motion_prior=8",
-    "model.translator.motion_order=1",
-    "freeze_detector=true",
-    "loss.equivariance_weight=0",  # detector-only terms: the detector is frozen
-    "loss.separation_weight=0",
-    "loss.synthesized_weight=0",  # s inpaints only what the warped reference cannot show
-)
-
-
 def synth(options: RecipeOptions) -> list[Step]:
-    """The shipped synth models: data; stage 1's keypoints (phase 1) and, on its frozen
-    detector, the warping renderer (phase 2); pseudo-labels from phase 1; stage 2 with and
-    without the action (travel calibration happens at their checkpoints:
-    ``calibrate_travel`` in configs/synth_stage2.yaml); the classifier; bundles; evaluation."""
+    """The shipped synth models: data, stage 1 in three phases, pseudo-labels, stage 2 with
+    and without the action (travel calibration happens at their checkpoints:
+    ``calibrate_travel`` in configs/synth_stage2.yaml), the classifier, bundles, evaluation."""
     tiny = options.tiny
     s1, s2, clf = (TINY_STAGE1, TINY_STAGE2, TINY_CLASSIFIER) if tiny else ((), (), ())
 
@@ -135,28 +116,42 @@ def synth(options: RecipeOptions) -> list[Step]:
         return () if tiny else overrides
 
     data = (*data_root("{out}/data"), *s1)
+    # Phases 2 and 3 relearn the translator with the background mask on the frozen
+    # detector (docs/stage1-emergence.md): the keypoints, hence the pseudo-labels, stay.
+    translator = (
+        *data,
+        "model.mask=true",
+        "freeze_detector=true",
+        "loss.equivariance_weight=0",
+        "loss.separation_weight=0",
+    )
+    phase2 = (*translator, "init_from={out}/stage1-keypoints")
+    phase3 = (*translator, "init_from={out}/stage1-translator", "log.eval_every=0")
     stage1, stage2, classifier = (
         CONFIGS / f"synth{s}.yaml" for s in ("", "_stage2", "_classifier")
     )
-    # Stage 2 learns the keypoints of phase 1's detector, which the renderer keeps frozen.
-    motion = (*data_root("{out}/data"), "stage1={out}/stage1-keypoints", *s2)
-    stage1_runs = ["stage1-keypoints", "stage1-renderer"]
+    motion = (*data_root("{out}/data"), "stage1={out}/stage1-translator-long", *s2)  # stage 2
+    stage1_runs = ["stage1-keypoints", "stage1-translator", "stage1-translator-long"]
     return [
         synth_data("data", SYNTH_TRAIN_SEED, tiny, train=450, test=90),
         synth_data("test-data", SYNTH_TEST_SEED, tiny, train=450, test=450),
         synth_data("classifier-data", SYNTH_CLASSIFIER_SEED, tiny, train=2700, test=90),
         train("stage1-keypoints", "stage1", stage1, *data),
-        pseudo_labels("stage1-keypoints"),
         train(
-            "stage1-renderer",
+            "stage1-translator",
             "stage1",
             stage1,
-            *data,
-            *WARP_RENDERER,
-            "init_from={out}/stage1-keypoints",
-            "log.eval_every=0",  # the keypoints are phase 1's: nothing to re-measure
+            *phase2,
+            *full_size("optim.steps=1500", "optim.lr_milestones=[1000]"),
+        ),
+        train(
+            "stage1-translator-long",
+            "stage1",
+            stage1,
+            *phase3,
             *full_size("optim.steps=3000", "optim.lr_milestones=[2000]"),
         ),
+        pseudo_labels("stage1-translator-long"),
         train("stage2", "stage2", stage2, *motion),
         train("stage2-no-action", "stage2", stage2, *motion, "model.generator.action=false"),
         train("classifier", "classifier", classifier, *data_root("{out}/classifier-data"), *clf),
