@@ -302,14 +302,16 @@ def render_train_speed(data: dict, stem: str) -> str:
 
 # --------------------------------------------------------------------------- predict
 
-_CASE = re.compile(r"(?P<size>\d+)px (?P<frames>\d+) frames x(?P<samples>\d+)")
+_CASE = re.compile(r"(?P<size>\d+)px(?P<warp> warp)? (?P<frames>\d+) frames x(?P<samples>\d+)")
 
 
 def _case_label(case: str) -> str:
     match = _CASE.fullmatch(case)
     if not match:
         return case
-    return f"{match['size']}², {match['frames']} frames, {_samples(int(match['samples']))}"
+    renderer = ", warping translator" if match["warp"] else ""
+    samples = _samples(int(match["samples"]))
+    return f"{match['size']}²{renderer}, {match['frames']} frames, {samples}"
 
 
 def _predict_rows(results: list[dict]) -> list[list[str]]:
