@@ -15,20 +15,10 @@ import json
 from pathlib import Path
 
 from benchmarks.common import print_table, write_result
-from keyvid.config import load_config, to_dict
+from keyvid.config import flatten, load_config, to_dict
 from keyvid.training.config import Stage1Config
 
 BASE = Path(__file__).resolve().parents[1] / "configs" / "synth.yaml"
-
-
-def flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def training_seconds(rows: list[dict], batch: int) -> dict[int, float]:

@@ -130,6 +130,17 @@ def to_dict(obj: Any) -> dict:
     return out
 
 
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested sections as dotted keys, as overrides name them: {"a": {"b": 1}} -> {"a.b": 1}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def dump_yaml(obj: Any) -> str:
     return yaml.safe_dump(to_dict(obj), sort_keys=False)
 

@@ -82,16 +82,16 @@ class TrainStep:
         """
         import yaml
 
-        from keyvid.config import apply_override
+        from keyvid.config import apply_override, flatten
 
         asked = yaml.safe_load(self.config.read_text()) or {}
         for item in self.resolved_overrides(ctx):
             apply_override(asked, item)
-        saved = _flat(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
+        saved = flatten(yaml.safe_load((run_dir / "config.yaml").read_text()) or {})
         out = str(ctx.out)
         changed = [
             f"{key}: {saved.get(key)} -> {value}"
-            for key, value in _flat(asked).items()
+            for key, value in flatten(asked).items()
             if not _same_setting(saved.get(key), value, out)
         ]
         if changed:
@@ -146,17 +146,6 @@ def _same_setting(saved: object, asked: object, out: str) -> bool:
     if isinstance(asked, tuple | list) and isinstance(saved, tuple | list):
         return list(asked) == list(saved)
     return saved == asked
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
