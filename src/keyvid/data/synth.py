@@ -377,10 +377,11 @@ def _to_pixels(rng: np.random.Generator, j: np.ndarray, body: dict, size: int):
     return px, scale
 
 
-def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette) -> np.ndarray | None:
-    """Paint the actor's parts far-to-near: legs, torso, head, arms, implement. Returns the
-    implement's coverage (T, H, W) in [0, 1] (it is drawn last, so nothing hides it), or
-    None for an action without one."""
+def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette,
+                implement: bool = False) -> np.ndarray | None:  # fmt: skip
+    """Paint the actor's parts far-to-near: legs, torso, head, arms, implement. With
+    ``implement``, returns the implement's coverage (T, H, W) in [0, 1] (it is drawn last,
+    so nothing hides it), or None for an action without one."""
     sleeves, shorts = rng.uniform() < 0.35, rng.uniform() < 0.25
     textures = {SHIRT: _sample_texture(rng, scale), TROUSERS: _sample_texture(rng, scale)}
     light = rng.uniform(-0.25, 0.25)  # light from the left or the right
@@ -409,17 +410,19 @@ def _draw_actor(rng, canvas, spec, pose, body, px, scale, palette) -> np.ndarray
             a, b = px[:, ja], px[:, jb]
         radii = np.broadcast_to(np.asarray(widths, dtype=np.float64), (len(px), 2))
         _draw(canvas, a, b, radii, rounding, (palette[garment], textures.get(garment)), light)
-    if tool is None:
+    if tool is None or not implement:
         return None
     coverage = np.zeros(canvas.shape[:3], dtype=np.float32)  # (T, H, W)
-    index, alpha, _, _ = _segment(canvas.shape[:2], a, b, radii, rounding)  # the last part
+    tool_radii = np.broadcast_to(np.array(tool[1:]) * scale, (len(px), 2))  # as drawn above
+    index, alpha, _, _ = _segment(canvas.shape[:2], px[:, 15], px[:, 16], tool_radii, 1)
     coverage[index] = alpha[..., 0]
     return coverage
 
 
-def _render(action: int, seed, size: int, frames: int, background: bool = True):
+def _render(action: int, seed, size: int, frames: int, background: bool = True,
+            implement: bool = False):  # fmt: skip
     """render_video with an optional plain black background (for tests), plus the
-    implement's coverage (T, H, W) or None."""
+    implement's coverage (T, H, W) when asked for (else None)."""
     spec = _ACTIONS[PENN_ACTIONS[action]]
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     rng = np.random.default_rng(seq)
@@ -430,9 +433,9 @@ def _render(action: int, seed, size: int, frames: int, background: bool = True):
     palette = _sample_palette(rng, bg.mean((0, 1)))
     _add_distractors(rng, bg, palette)
     canvas = np.repeat((bg if background else bg * 0)[None], frames, axis=0)  # (T, H, W, 3)
-    implement = _draw_actor(rng, canvas, spec, pose, body, px, scale, palette)
+    coverage = _draw_actor(rng, canvas, spec, pose, body, px, scale, palette, implement)
     video = (canvas * 255 + 0.5).astype(np.uint8)
-    return video, to_normalized(px[:, :NUM_JOINTS], (size, size)).astype(np.float32), implement
+    return video, to_normalized(px[:, :NUM_JOINTS], (size, size)).astype(np.float32), coverage
 
 
 def render_video(
@@ -456,7 +459,7 @@ def implement_coverage(
 
     For evaluation only (reconstruction error on thin held parts): training never reads it.
     """
-    return _render(action, seed, size, frames)[2]
+    return _render(action, seed, size, frames, implement=True)[2]
 
 
 def video_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:

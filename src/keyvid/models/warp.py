@@ -243,13 +243,19 @@ class WarpTranslator(nn.Module):
         if features is None:
             features = self.encode(images)
         motion = self.dense_motion(images, source_kp, target_kp)
+        flows: dict[tuple, torch.Tensor] = {}  # the flow at each size, resized once
+
+        def flow_at(size: tuple) -> torch.Tensor:  # (B, *size, 2)
+            if size not in flows:
+                flows[size] = resize_flow(motion.flow, size)
+            return flows[size]
 
         def warped(x: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) features of v, at T, · O
             size = tuple(x.shape[-2:])
             occlusion = F.interpolate(
                 motion.occlusion, size=size, mode="bilinear", align_corners=True
             )
-            return sample(x, resize_flow(motion.flow, size)) * occlusion
+            return sample(x, flow_at(size)) * occlusion
 
         x = self.bottleneck(warped(features[-1]))  # (B, Cn, F, F)
         for block, skip in zip(self.decoder, reversed(features[:-1]), strict=True):
@@ -263,5 +269,5 @@ class WarpTranslator(nn.Module):
         if not self.config.mask:
             return TranslatorOutput(synthesized, synthesized, None)
         mask = torch.sigmoid(out[:, 3:4])  # (B, 1, H, W)
-        moved = sample(images, resize_flow(motion.flow, tuple(images.shape[-2:])))  # v∘T
+        moved = sample(images, flow_at(tuple(images.shape[-2:])))  # v∘T
         return TranslatorOutput(mask * moved + (1 - mask) * synthesized, synthesized, mask)
