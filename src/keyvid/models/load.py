@@ -25,8 +25,9 @@ from keyvid.checkpoint import Checkpoint, load_checkpoint
 from keyvid.config import from_dict
 from keyvid.errors import KeyvidError
 from keyvid.models.classifier import ActionClassifier, ActionClassifierConfig
-from keyvid.models.motion import MotionGenerator, Stage2ModelConfig
+from keyvid.models.motion import SegmentSampler, Stage2ModelConfig
 from keyvid.models.stage1 import KeypointTranslator, Stage1ModelConfig
+from keyvid.models.stage2 import build_motion_generator
 
 T = TypeVar("T")
 
@@ -43,14 +44,14 @@ def load_stage1(checkpoint: str | Path | Checkpoint) -> tuple[KeypointTranslator
     return model.eval(), ckpt
 
 
-def load_motion(checkpoint: str | Path | Checkpoint) -> tuple[MotionGenerator, Checkpoint, dict]:
+def load_motion(checkpoint: str | Path | Checkpoint) -> tuple[SegmentSampler, Checkpoint, dict]:
     """The motion generator of a stage-2 or pipeline checkpoint, in eval mode.
 
     Also returns the stage-2 config dict (its ``model.actions`` names the classes).
     """
     ckpt = _load(checkpoint, ("stage2", PIPELINE))
     raw = ckpt.config["stage2"] if ckpt.kind == PIPELINE else ckpt.config
-    generator = MotionGenerator(_model_config(Stage2ModelConfig, raw).generator)
+    generator = build_motion_generator(_model_config(Stage2ModelConfig, raw).generator)
     _load_weights(generator, ckpt, "motion_generator")
     return generator.eval(), ckpt, raw
 

@@ -6,6 +6,10 @@ keypoints k0 and the one-hot action a) into q(z | k1:T, k0, a); an LSTM decoder
 turns z and the conditions back into k1:T. At inference z ~ N(0, I), so each
 draw is another future. As in the authors' code the decoder gets FC([z, k0, a])
 at the first step and zeros after, and an LSTM of 2 × 1024 units.
+
+``model.generator.kind: diffusion`` replaces the cVAE by a denoising diffusion model
+over the same sequences (``keyvid.models.diffusion``); both sample through
+``SegmentSampler.sample``, so every caller treats them alike.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from keyvid.config import choices, propagate_shared, shared
+from keyvid.errors import KeyvidError
 
 
 def reparameterize(
@@ -30,14 +35,36 @@ def reparameterize(
 
 
 @dataclass
+class DiffusionConfig:
+    """The diffusion generator's own settings (``model.generator.kind: diffusion``).
+
+    After MDM (Tevet et al., ICLR 2023): a transformer predicts the clean sequence,
+    the action is dropped at random for classifier-free guidance, deterministic DDIM
+    sampling in few steps. Sizes are MDM's scaled to a sequence of 32 × 2K numbers.
+    """
+
+    width: int = 128  # transformer width (MDM: 512)
+    depth: int = 4  # transformer layers (MDM: 8)
+    heads: int = 4  # attention heads (MDM: 4)
+    timesteps: int = 1000  # noise levels in training, cosine schedule (MDM: 1000)
+    sample_steps: int = 20  # deterministic DDIM steps per segment (issue 23: at most 50)
+    action_dropout: float = 0.1  # P(action replaced by "none") in training (MDM: 0.1)
+    # Classifier-free guidance scale (MDM: 2.5): 1 samples the action-conditioned model,
+    # 0 the unconditioned one, above 1 pushes towards the action. --guidance overrides it.
+    guidance: float = 2.5
+
+
+@dataclass
 class MotionGeneratorConfig:
+    kind: str = choices("cvae", "diffusion", default="cvae")  # the paper's cVAE, or diffusion
     num_keypoints: int = 40  # K, must match the stage-1 detector
     num_actions: int = 9  # one-hot size (Penn Action's 9 classes)
     action: bool = True  # False: condition on k0 only ("w/o a" ablation; UvA-NEMO, MGIF)
+    length: int = 32  # future frames per training sequence (authors' code: 33 with k0)
+    # -- the cVAE (kind: cvae) --
     hidden: int = 1024  # LSTM units, encoder and decoder (authors' code)
     layers: int = 2  # stacked LSTM layers (authors' code)
     latent: int = 64  # size of z (authors' code)
-    length: int = 32  # future frames per training sequence (authors' code: 33 with k0)
     # What the decoder LSTM reads: FC([z, k0, a]) at the first step and zeros after
     # ("first", authors' code), or at every step ("every": learns ~1.5× faster on CPU,
     # docs/stage2-motion.md).
@@ -50,6 +77,7 @@ class MotionGeneratorConfig:
     # that ratio (``travel_scale``). A cVAE sample regresses towards the mean motion:
     # ours moved quiet arm actions 55-85 % as far as the data (docs/stage2-motion.md).
     calibrate_travel: bool = False
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
 
 @dataclass
@@ -81,14 +109,119 @@ class Stage2ModelConfig:
         if self.actions:
             self.generator.num_actions = len(self.actions)
             self.discriminator.num_actions = len(self.actions)
+        d = self.generator.diffusion
+        if not 1 <= d.sample_steps <= d.timesteps:
+            raise KeyvidError(
+                f"model.generator.diffusion.sample_steps is {d.sample_steps}; use 1 to "
+                f"timesteps ({d.timesteps})"
+            )
+        if not 0 <= d.action_dropout < 1:
+            raise KeyvidError(
+                f"model.generator.diffusion.action_dropout is {d.action_dropout}; use a "
+                "probability below 1 (MDM: 0.1)"
+            )
+        if d.width % d.heads:
+            raise KeyvidError(
+                f"model.generator.diffusion.width {d.width} must be a multiple of heads {d.heads}"
+            )
+        if d.guidance < 0:
+            raise KeyvidError(f"model.generator.diffusion.guidance must be >= 0, got {d.guidance}")
 
 
-class MotionGenerator(nn.Module):
-    """cVAE over keypoint sequences; all keypoints are (x, y) in [-1, 1]."""
+class SegmentSampler(nn.Module):
+    """What every motion generator shares: the condition [k0, a], the per-action travel
+    factors, and sampling a sequence of any length segment by segment.
+
+    A subclass sets ``config`` and implements ``sample_segment``.
+    """
+
+    config: MotionGeneratorConfig
 
     def __init__(self, config: MotionGeneratorConfig) -> None:
         super().__init__()
         self.config = config
+        # Per-action factor on sampled offsets (one factor without the action condition);
+        # 1 until measured (``keyvid.metrics.motion.travel_scales``). Saved with the weights.
+        scales = config.num_actions if config.action else 1
+        self.register_buffer("travel_scale", torch.ones(scales))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # Checkpoints from before travel calibration hold no scale: they sample unscaled.
+        state_dict.setdefault(prefix + "travel_scale", torch.ones_like(self.travel_scale))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def check_action(self, action: torch.Tensor | None) -> None:
+        if self.config.action and action is None:
+            raise ValueError("this motion generator is conditioned on an action; pass one")
+
+    def condition(self, k0: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
+        """(B, K, 2) first keypoints and (B,) action indices -> (B, 2K [+ A]) condition."""
+        parts = [k0.flatten(1)]
+        if self.config.action:
+            self.check_action(action)
+            parts.append(F.one_hot(action.long(), self.config.num_actions).to(k0.dtype))
+        return torch.cat(parts, dim=1)
+
+    def sample_segment(
+        self,
+        start: torch.Tensor,
+        action: torch.Tensor | None,
+        generator: torch.Generator | None,
+        guidance: float | None,
+    ) -> torch.Tensor:
+        """(B, K, 2) start keypoints -> (B, length, K, 2) raw sampled keypoints."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(
+        self,
+        k0: torch.Tensor,
+        action: torch.Tensor | None,
+        frames: int,
+        generator: torch.Generator | None = None,
+        *,
+        scale: float | None = None,
+        guidance: float | None = None,
+    ) -> torch.Tensor:
+        """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints.
+
+        The offsets from the segment's start are multiplied by ``scale``, or by the
+        action's measured ``travel_scale`` when None (1.0: the raw samples). Longer than
+        the training length, the sequence continues in segments: each starts from the
+        last keypoints of the one before with fresh noise. ``guidance`` is the diffusion
+        generator's classifier-free guidance scale (None: its configured default).
+        """
+        self.check_action(action)
+        if scale is not None:
+            factor = k0.new_full((k0.shape[0], 1, 1, 1), float(scale))
+        else:
+            per_action = self.config.action and action is not None
+            index = action.long() if per_action else k0.new_zeros(k0.shape[0], dtype=torch.long)
+            factor = self.travel_scale.to(k0)[index].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+        out, start = [], k0
+        for done in range(0, frames, self.config.length):
+            n = min(self.config.length, frames - done)
+            segment = self.sample_segment(start, action, generator, guidance)[:, :n]
+            segment = start[:, None] + factor * (segment - start[:, None])  # (B, n, K, 2)
+            out.append(segment)
+            start = segment[:, -1]
+        return torch.cat(out, dim=1)
+
+
+def standard_normal(
+    shape: tuple[int, ...], generator: torch.Generator | None, like: torch.Tensor
+) -> torch.Tensor:
+    """N(0, I) noise drawn where ``generator`` lives (a CPU generator gives the same numbers
+    on any device), returned on ``like``'s device and dtype."""
+    where = generator.device if generator is not None else like.device
+    return torch.randn(shape, generator=generator, device=where).to(like)
+
+
+class MotionGenerator(SegmentSampler):
+    """cVAE over keypoint sequences; all keypoints are (x, y) in [-1, 1]."""
+
+    def __init__(self, config: MotionGeneratorConfig) -> None:
+        super().__init__(config)
         c = config
         points = c.num_keypoints * 2
         cond = points + (c.num_actions if c.action else 0)  # [k0, a]
@@ -108,24 +241,6 @@ class MotionGenerator(nn.Module):
         # change from k0 instead of first learning where the body is.
         nn.init.zeros_(self.to_offsets.weight)
         nn.init.zeros_(self.to_offsets.bias)
-        # Per-action factor on sampled offsets (one factor without the action condition);
-        # 1 until measured (``keyvid.metrics.motion.travel_scales``). Saved with the weights.
-        scales = c.num_actions if c.action else 1
-        self.register_buffer("travel_scale", torch.ones(scales))
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
-        # Checkpoints from before travel calibration hold no scale: they sample unscaled.
-        state_dict.setdefault(prefix + "travel_scale", torch.ones_like(self.travel_scale))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    def condition(self, k0: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
-        """(B, K, 2) first keypoints and (B,) action indices -> (B, 2K [+ A]) condition."""
-        parts = [k0.flatten(1)]
-        if self.config.action:
-            if action is None:
-                raise ValueError("this motion generator is conditioned on an action; pass one")
-            parts.append(F.one_hot(action.long(), self.config.num_actions).to(k0.dtype))
-        return torch.cat(parts, dim=1)
 
     def prior(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C) condition -> the prior's mu, logvar, each (B, latent); zeros for N(0, I)."""
@@ -166,43 +281,20 @@ class MotionGenerator(nn.Module):
         z = reparameterize(mu, logvar)
         return self.decode(z, k0, cond, sequence.shape[1]), mu, logvar
 
-    @torch.no_grad()
-    def sample(
+    def sample_segment(
         self,
-        k0: torch.Tensor,
+        start: torch.Tensor,
         action: torch.Tensor | None,
-        frames: int,
-        generator: torch.Generator | None = None,
-        *,
-        scale: float | None = None,
+        generator: torch.Generator | None,
+        guidance: float | None,
     ) -> torch.Tensor:
-        """(B, K, 2) first keypoints -> (B, frames, K, 2) future keypoints, z from the prior.
-
-        The decoder's offsets from the segment's start are multiplied by ``scale``, or
-        by the action's measured ``travel_scale`` when None (1.0: the raw samples).
-        Longer than the training length, the sequence continues in segments: each
-        starts from the last keypoints of the one before with a fresh z.
-        """
-        if scale is not None:
-            factor = k0.new_full((k0.shape[0], 1, 1, 1), float(scale))
-        else:
-            per_action = self.config.action and action is not None  # None: condition() says
-            index = action.long() if per_action else k0.new_zeros(k0.shape[0], dtype=torch.long)
-            factor = self.travel_scale.to(k0)[index].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
-        out, start = [], k0
-        for done in range(0, frames, self.config.length):
-            n = min(self.config.length, frames - done)
-            cond = self.condition(start, action)
-            # Drawn where the generator lives (a CPU generator gives the same z on any device).
-            where = generator.device if generator is not None else k0.device
-            eps = torch.randn(k0.shape[0], self.config.latent, generator=generator, device=where)
-            mu, logvar = self.prior(cond)
-            z = reparameterize(mu, logvar, eps.to(k0))
-            segment = self.decode(z, start, cond, self.config.length)[:, :n]
-            segment = start[:, None] + factor * (segment - start[:, None])  # (B, n, K, 2)
-            out.append(segment)
-            start = segment[:, -1]
-        return torch.cat(out, dim=1)
+        """One segment decoded from z ~ the prior (``guidance`` is for diffusion only)."""
+        if guidance is not None:
+            raise ValueError("guidance applies to diffusion motion generators, not the cVAE")
+        cond = self.condition(start, action)
+        eps = standard_normal((start.shape[0], self.config.latent), generator, start)
+        mu, logvar = self.prior(cond)
+        return self.decode(reparameterize(mu, logvar, eps), start, cond, self.config.length)
 
 
 class SequenceDiscriminator(nn.Module):

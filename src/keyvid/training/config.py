@@ -120,6 +120,9 @@ class Stage2LossConfig:
     # On the synthetic data it moves the keypoints further but away from the data
     # (docs/stage2-motion.md), so it is off in every config.
     prior_adversarial: bool = False
+    # The diffusion generator's L_vel weight against its position term (MDM: 1).
+    # kl_*, l1_weight and adversarial_weight are the cVAE's; diffusion does not read them.
+    velocity_weight: float = 1.0
 
 
 @dataclass

@@ -1,8 +1,11 @@
 """Stage 2 training: the motion generator learns keypoint sequences from pseudo-labels.
 
-Alternating updates (paper Eq. 5): M minimises
+The cVAE (paper Eq. 5), alternating updates: M minimises
 KL(q(z | k̂1:T, k̂0, a) || N(0, I)) + λ2·|k̃1:T − k̂1:T|₁ − λ3·log D_seq(k̃1:T);
 then D_seq minimises −log D_seq(k̂1:T) − log(1 − D_seq(k̃1:T)).
+
+The diffusion generator (``keyvid.models.diffusion``): M alone minimises
+|x̂0 − x0|² + λ_vel·|Δx̂0 − Δx0|² at a random noise level, the action dropped at random.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from keyvid.data.format import PreparedDataset
 from keyvid.data.sequence_augment import augment_keypoint_sequences
 from keyvid.errors import KeyvidError
 from keyvid.losses.adversarial import discriminator_loss, generator_loss
+from keyvid.losses.diffusion import denoising_losses
 from keyvid.losses.vae import keypoint_l1, kl_divergence
 from keyvid.metrics.motion import motion_metrics, start_sequences, travel_scales
-from keyvid.models.motion import MotionGenerator, SequenceDiscriminator, reparameterize
+from keyvid.models.diffusion import DiffusionMotionGenerator
+from keyvid.models.motion import SegmentSampler, SequenceDiscriminator, reparameterize
+from keyvid.models.stage2 import build_motion_generator
 from keyvid.training.config import Stage2Config
 from keyvid.training.harness.adversarial import alternating_update
 from keyvid.training.harness.loop import Periodic
@@ -40,7 +46,7 @@ KIND = "stage2"
 class Stage2State:
     """Everything a step changes; saved in checkpoints for exact resume."""
 
-    generator: MotionGenerator
+    generator: SegmentSampler
     discriminator: SequenceDiscriminator | None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer | None
@@ -84,7 +90,35 @@ def kl_warmup(steps: int, step: int) -> float:
 def generator_losses(
     state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
 ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
-    """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised.
+    """Named losses of M for a batch of (B, T+1, K, 2) sequences; ``total`` is minimised."""
+    if isinstance(state.generator, DiffusionMotionGenerator):
+        return diffusion_losses(state, sequences, action, config), []
+    return cvae_losses(state, sequences, action, config)
+
+
+def diffusion_losses(
+    state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
+) -> dict[str, torch.Tensor]:
+    """The denoiser's terms at one random noise level per sequence (MDM)."""
+    gen = state.generator
+    k0 = sequences[:, 0]
+    clean = gen.to_clean(k0, sequences[:, 1:])  # (B, T, 2K)
+    b = clean.shape[0]
+    t = torch.randint(0, len(gen.alphas_cumprod), (b,), device=clean.device)
+    noisy = gen.add_noise(clean, t, torch.randn_like(clean))
+    if gen.action_in is not None:  # classifier-free guidance learns "no action" too
+        drop = torch.rand(b, device=clean.device) < config.model.generator.diffusion.action_dropout
+        action = torch.where(drop, torch.full_like(action, gen.null_action), action)
+    pred = state.parallel.get("generator", gen)(noisy, t, k0, action)
+    losses = denoising_losses(pred, clean)
+    losses["total"] = losses["position"] + config.loss.velocity_weight * losses["velocity"]
+    return losses
+
+
+def cvae_losses(
+    state: Stage2State, sequences: torch.Tensor, action: torch.Tensor, config: Stage2Config
+) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+    """The cVAE's named losses (paper Eq. 5).
 
     Also returns the generated sequences D_seq is to judge as fake: the reconstruction,
     and with ``loss.prior_adversarial`` a sequence decoded from a prior sample.
@@ -140,9 +174,10 @@ def train_step(
 
 
 def build_state(config: Stage2Config, device: torch.device) -> Stage2State:
-    gen = MotionGenerator(config.model.generator).to(device)
+    gen = build_motion_generator(config.model.generator).to(device)
     disc = None
-    if config.loss.adversarial_weight > 0:
+    # D_seq judges the cVAE's sequences (paper Eq. 5); the diffusion model trains alone.
+    if config.loss.adversarial_weight > 0 and config.model.generator.kind == "cvae":
         disc = SequenceDiscriminator(config.model.discriminator).to(device)
     opt = config.optim
     opt_g = torch.optim.Adam(gen.parameters(), lr=opt.lr, betas=opt.betas)
@@ -173,6 +208,11 @@ def train_stage2(
         seed=config.optim.seed,
     )
     state = build_state(config, session.device)
+    reference = start_sequences(dataset.data, config.data.keypoints, length)
+    if isinstance(state.generator, DiffusionMotionGenerator):
+        # σ_data before step 0 (a resumed run restores the saved one just below).
+        first = torch.stack([reference[i]["keypoints"] for i in range(len(reference))])
+        state.generator.set_offset_scale(first.to(session.device))
     session.restore(state)
     state.parallel["generator"] = session.train_module(state.generator)
     if state.discriminator is not None:
@@ -203,7 +243,6 @@ def train_stage2(
 
     calibrate = None
     if config.model.generator.calibrate_travel:
-        reference = start_sequences(dataset.data, config.data.keypoints, length)
 
         def calibrate() -> None:
             state.generator.travel_scale.copy_(travel_scales(state.generator, reference))
@@ -224,11 +263,18 @@ def train_stage2(
         jobs=jobs,
         rate_name="sequences_per_s",
         desc="stage 2",
-        postfix=lambda means: {"l1": f"{means['loss/l1']:.4f}", "kl": f"{means['loss/kl']:.2f}"},
+        postfix=_postfix,
         max_steps=max_steps,
         progress=progress,
         before_checkpoint=calibrate,
     )
+
+
+def _postfix(means: dict[str, float]) -> dict[str, str]:
+    """The progress bar's losses: L1 and KL for the cVAE, the denoising terms for diffusion."""
+    if "loss/kl" in means:
+        return {"l1": f"{means['loss/l1']:.4f}", "kl": f"{means['loss/kl']:.2f}"}
+    return {"position": f"{means['loss/position']:.4f}"}
 
 
 def _test_sequences(train: PreparedDataset, keypoints: str, length: int) -> SequenceDataset | None:
@@ -243,7 +289,7 @@ def _test_sequences(train: PreparedDataset, keypoints: str, length: int) -> Sequ
 
 
 @torch.no_grad()
-def _sample_grid(generator: MotionGenerator, test: SequenceDataset, n: int = 4) -> np.ndarray:
+def _sample_grid(generator: SegmentSampler, test: SequenceDataset, n: int = 4) -> np.ndarray:
     picks = np.linspace(0, len(test) - 1, n).round().astype(int)
     items = [test[int(i)] for i in picks]
     seq = torch.stack([it["keypoints"] for it in items])  # (n, T+1, K, 2)
