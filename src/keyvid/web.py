@@ -42,13 +42,22 @@ class WebDemo:
         return self.outputs / f"{uuid.uuid4().hex}{suffix}"
 
     # Gradio injects its progress tracker where a parameter defaults to gr.Progress().
-    def predict(self, image, action, frames, samples, seed, overlay, progress=gr.Progress()):  # noqa: B008
-        """Image + action -> (GIF of the samples side by side, [GIF, MP4, keypoints JSON])."""
+    def predict(
+        self, image, action, frames, samples, seed, overlay, guidance=None,
+        progress=gr.Progress(),  # noqa: B008
+    ):  # fmt: skip
+        """Image + action -> (GIF of the samples side by side, [GIF, MP4, keypoints JSON]).
+
+        ``guidance`` is read only for a diffusion generator (its slider is hidden otherwise).
+        """
         image = _require_image(image)
         progress(0.1, desc="generating")
+        sampling = {"frames": int(frames), "samples": int(samples), "seed": int(seed)}
+        if self.pipe.takes_guidance and guidance is not None:
+            sampling["guidance"] = float(guidance)
         try:
             act = action if self.pipe.uses_action else None
-            result = self.pipe(image, act, frames=int(frames), samples=int(samples), seed=int(seed))
+            result = self.pipe(image, act, **sampling)
         except KeyvidError as e:
             raise gr.Error(str(e)) from None
         progress(0.8, desc="writing")
@@ -141,6 +150,11 @@ def _points(table, count: int) -> np.ndarray:
     return points
 
 
+def _default_guidance(pipe: Pipeline) -> float:
+    """The diffusion generator's configured guidance; 1 (none) for any other model."""
+    return pipe.motion.config.diffusion.guidance if pipe.takes_guidance else 1.0
+
+
 def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> gr.Blocks:
     """The page: Predict, Animate and Edit keypoints tabs over one ``WebDemo``."""
     demo = WebDemo(checkpoint)
@@ -162,6 +176,11 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
                     samples = gr.Slider(1, 4, value=1, step=1, label="Samples")
                     seed = gr.Number(0, precision=0, label="Seed")
                     overlay = gr.Checkbox(False, label="Show keypoints")
+                    guidance = gr.Slider(
+                        0, 10, value=_default_guidance(pipe), step=0.5,
+                        label="Guidance (how strongly the motion follows the action)",
+                        visible=pipe.takes_guidance,
+                    )  # fmt: skip
                     run = gr.Button("Generate", variant="primary")
                 with gr.Column():
                     video = gr.Image(label="Video (GIF)", type="filepath")
@@ -171,7 +190,8 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
             if examples:
                 gr.Examples(examples, inputs=image)
             run.click(
-                demo.predict, [image, action, frames, samples, seed, overlay], [video, files],
+                demo.predict, [image, action, frames, samples, seed, overlay, guidance],
+                [video, files],
                 api_name="predict",
             )  # fmt: skip
         with gr.Tab("Animate"):

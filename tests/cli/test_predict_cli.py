@@ -15,7 +15,7 @@ from keyvid.data.actions import PENN_ACTIONS
 from keyvid.data.format import PreparedDataset
 from keyvid.io import read_video, write_video
 from keyvid.pipeline.generate import Pipeline
-from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS
+from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS, build_tiny_diffusion
 
 S = IMAGE_SIZE
 GRID_PAD = 2  # keyvid.viz.video_grid's padding around every cell
@@ -217,3 +217,25 @@ def test_export_swaps_the_translator_of_a_pipeline_keeping_its_detector(models, 
     capsys.readouterr()
     assert main(["export", str(pipeline), str(tmp_path / "y"), "--stage1", str(other)]) == 2
     assert "another keypoint detector" in capsys.readouterr().err
+
+
+def test_guidance_steers_a_diffusion_model_and_a_cvae_says_no(
+    models, image, tmp_path, tmp_path_factory, capsys
+):
+    diffusion = build_tiny_diffusion(models, tmp_path_factory.mktemp("diffusion"))
+    args = ["predict", "--image", str(image), "--action", "squats", "--frames", "3"]
+    out = tmp_path / "guided.gif"
+    assert main([*args, "--checkpoint", str(diffusion), "--guidance", "3", "--out", str(out)]) == 0
+    assert read_video(out).shape == (4, S, S, 3)
+    capsys.readouterr()
+    cvae = [
+        "--checkpoint",
+        str(models.pipeline),
+        "--guidance",
+        "3",
+        "--out",
+        str(tmp_path / "c.gif"),
+    ]
+    assert main([*args, *cvae]) == 2
+    assert "a cvae with the action: leave guidance out" in capsys.readouterr().err
+    assert not (tmp_path / "c.gif").exists()

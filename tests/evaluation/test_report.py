@@ -20,7 +20,13 @@ from keyvid.models.load import load_classifier
 from keyvid.pipeline.generate import Pipeline
 from keyvid.training.classifier import train_classifier
 from keyvid.training.stage2 import train_stage2
-from tests.pipeline.tiny import IMAGE_SIZE, LENGTH, build_tiny_models, stage2_config
+from tests.pipeline.tiny import (
+    IMAGE_SIZE,
+    LENGTH,
+    build_tiny_diffusion,
+    build_tiny_models,
+    stage2_config,
+)
 from tests.training.test_classifier import config as classifier_config
 from tests.training.test_classifier import write_motion_dataset
 
@@ -213,6 +219,21 @@ def test_a_classifier_of_other_classes_is_refused(tiny, tmp_path):
     )
     with pytest.raises(KeyvidError, match="trained for the classes"):
         run(tiny, tmp_path / "eval", classifier=other)
+
+
+def test_a_diffusion_model_is_evaluated_with_its_guidance(tiny, tmp_path):
+    models, no_action, classifier = tiny
+    diffusion = build_tiny_diffusion(models, tmp_path)
+    options = dict(classifier=classifier, no_action=no_action, max_videos=2, progress=False)
+    result = evaluate_model(
+        diffusion, models.data, tmp_path / "e", guidance=1.5, max_train_frames=40, **options
+    )
+    assert result["motion_generator"] == "diffusion" and result["guidance"] == 1.5
+    assert result["rows"]["generated"]["videos"] == 2
+    assert result["rows"]["generated_no_action"]["videos"] == 2  # the cVAE w/o a: no guidance
+    with pytest.raises(KeyvidError, match="leave guidance out"):
+        run(tiny, tmp_path / "cvae", guidance=1.5)
+    assert not (tmp_path / "cvae").exists()  # refused before any work
 
 
 def test_a_missing_split_is_an_error(tiny, tmp_path):

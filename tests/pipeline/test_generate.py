@@ -20,6 +20,7 @@ from tests.pipeline.tiny import (
     LENGTH,
     NUM_KEYPOINTS,
     STAGE1_TINY,
+    build_tiny_diffusion,
     build_tiny_models,
 )
 
@@ -128,6 +129,33 @@ def test_a_stage2_checkpoint_brings_its_stage1(models, pipe, image):
     b = pipe(image, "squats", frames=4, samples=2, seed=3)
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+@pytest.fixture(scope="module")
+def diffusion(models, tmp_path_factory):
+    return Pipeline.from_pretrained(build_tiny_diffusion(models, tmp_path_factory.mktemp("d")))
+
+
+def test_a_diffusion_pipeline_generates_and_takes_guidance(diffusion, image):
+    assert diffusion.motion.config.kind == "diffusion" and diffusion.takes_guidance
+    default = diffusion(image, "squats", frames=LENGTH + 2, samples=2, seed=1)
+    assert default.frames.shape == (2, LENGTH + 3, S, S, 3)
+    again = diffusion(image, "squats", frames=LENGTH + 2, samples=2, seed=1, guidance=2.5)
+    np.testing.assert_array_equal(default.keypoints, again.keypoints)  # 2.5: the default
+    plain = diffusion(image, "squats", frames=LENGTH + 2, samples=2, seed=1, guidance=1.0)
+    assert not np.allclose(default.keypoints, plain.keypoints)
+
+
+@pytest.mark.parametrize("guidance", [-1.0, 21.0, True])
+def test_guidance_out_of_range_is_refused(diffusion, image, guidance):
+    with pytest.raises(KeyvidError, match="guidance must be from 0 to 20"):
+        diffusion(image, "squats", frames=2, guidance=guidance)
+
+
+def test_guidance_for_a_cvae_says_it_does_not_apply(pipe, image):
+    assert not pipe.takes_guidance
+    with pytest.raises(KeyvidError, match="model's generator is a cvae with the action"):
+        pipe(image, "squats", frames=2, guidance=2.0)
 
 
 def test_stage1_alone_only_animates(models, image):

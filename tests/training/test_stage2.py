@@ -17,7 +17,14 @@ from keyvid.metrics.motion import travel_scales
 from keyvid.models.load import load_motion, load_stage1
 from keyvid.pipeline.pseudolabels import extract_keypoints
 from keyvid.training.stage2 import build_state, generator_losses, resolve_data_facts, train_stage2
-from tests.pipeline.tiny import LENGTH, STAGE2_TINY, stage2_config, synthetic_data, tiny_detector
+from tests.pipeline.tiny import (
+    DIFFUSION_TINY,
+    LENGTH,
+    STAGE2_TINY,
+    stage2_config,
+    synthetic_data,
+    tiny_detector,
+)
 
 NO_AUGMENT = ["data.augment.flip=false", "data.augment.rotation_deg=0", "data.augment.scale=[1,1]"]
 
@@ -204,16 +211,6 @@ def test_travel_calibration_is_measured_at_each_checkpoint_and_changes_nothing_e
     assert not torch.equal(
         earlier["motion_generator.travel_scale"], b["motion_generator.travel_scale"]
     )
-
-
-DIFFUSION_TINY = [
-    "model.generator.kind=diffusion",
-    "model.generator.diffusion.width=16",
-    "model.generator.diffusion.depth=2",
-    "model.generator.diffusion.heads=2",
-    "model.generator.diffusion.timesteps=100",
-    "model.generator.diffusion.sample_steps=10",
-]
 
 
 def test_diffusion_training_learns_to_denoise_the_keypoint_motion(data, tmp_path):

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from keyvid.cli.predict import GUIDANCE_HELP
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser(
@@ -59,6 +61,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="multiply how far generated keypoints move (default: each model's measured "
         "factor per action; 1: raw samples)",
     )
+    evaluate.add_argument("--guidance", type=float, help=GUIDANCE_HELP)
     evaluate.add_argument("--max-videos", type=int, help="evaluate only the first N test videos")
     evaluate.set_defaults(handler=run_report)
     sub = evaluate.add_subparsers(dest="evaluate_command", metavar="WHAT")
@@ -107,6 +110,7 @@ def run_report(args: argparse.Namespace) -> None:
         stage1_ablations=ablations,
         seed=args.seed,
         motion_scale=args.motion_scale,
+        guidance=args.guidance,
         max_videos=args.max_videos,
     )
     if not result:  # a torchrun process other than rank 0: rank 0 reports

@@ -8,6 +8,10 @@ from pathlib import Path
 from keyvid.errors import KeyvidError
 
 CHECKPOINT_HELP = "pipeline folder, stage-2 checkpoint/run or shipped name (default: %(default)s)"
+GUIDANCE_HELP = (
+    "classifier-free guidance of a diffusion motion generator: how strongly samples follow "
+    "the action (default: the model's own; 1: none)"
+)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="multiply how far the keypoints move (default: the model's measured factor per "
         "action; 1: its raw samples)",
     )
+    predict.add_argument("--guidance", type=float, help=GUIDANCE_HELP)
     predict.add_argument("--out", type=Path, help="output .gif or .mp4 (samples: OUT_1, OUT_2...)")
     predict.add_argument("--grid", action="store_true", help="all samples side by side in OUT")
     _add_output_arguments(predict)
@@ -95,6 +100,7 @@ def run_predict(args: argparse.Namespace) -> None:
         samples=args.samples,
         seed=args.seed,
         motion_scale=args.motion_scale,
+        guidance=args.guidance,
     )
     paths = save_videos(
         result, args.out, grid=args.grid, overlay=args.overlay, scale=args.upscale, fps=args.fps

@@ -104,6 +104,7 @@ def row_videos(
     samples: int,
     seed: int,
     motion_scale: float | None = None,
+    guidance: float | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every row's videos for one test window, and the keypoint sequences behind them.
 
@@ -121,7 +122,7 @@ def row_videos(
     )
     act = action if pipe.uses_action else None
     sampling = {"frames": frames, "samples": samples, "seed": seed, "motion_scale": motion_scale}
-    generated = pipe(first, act, **sampling)
+    generated = pipe(first, act, **sampling, guidance=guidance)  # the w/o-a model has none
     videos["generated"], keypoints["generated"] = generated.frames, generated.keypoints
     if no_action is not None:
         result = no_action(first, None, **sampling)
@@ -143,6 +144,7 @@ def collect_rows(
     samples: int = 1,
     seed: int = 0,
     motion_scale: float | None = None,
+    guidance: float | None = None,
     max_videos: int | None = None,
     examples_per_action: int = 1,
     progress: bool = True,
@@ -177,6 +179,7 @@ def collect_rows(
             samples=samples,
             seed=seed + index,
             motion_scale=motion_scale,
+            guidance=guidance,
         )
         track = torch.from_numpy(keypoints["pseudo_label_keypoints"][0])  # (L, K, 2)
         regions = region_keypoints(keypoints, track)

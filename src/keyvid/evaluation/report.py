@@ -76,6 +76,7 @@ def evaluate_model(
     stage1_ablations: dict[str, str] | None = None,
     seed: int = 0,
     motion_scale: float | None = None,
+    guidance: float | None = None,
     max_videos: int | None = None,
     max_train_frames: int = 8000,
     progress: bool = True,
@@ -101,6 +102,7 @@ def evaluate_model(
     if pipe.motion is None:
         raise KeyvidError(f"{checkpoint} is a stage-1 checkpoint; evaluate a stage-2 or pipeline")
     _check_classes("the model", pipe.actions, test, required=pipe.uses_action)
+    pipe.check_guidance(guidance)
     skipped: dict[str, str] = {}
     warnings: list[str] = []  # figures computed but to be read with care
 
@@ -126,6 +128,7 @@ def evaluate_model(
         samples=samples_per_video,
         seed=seed,
         motion_scale=motion_scale,
+        guidance=guidance,
         max_videos=max_videos,
         progress=progress,
         world=world,
@@ -149,6 +152,9 @@ def evaluate_model(
         "frames_per_video": length,
         "seed": seed,
         "motion_scale": motion_scale,  # None: each model's own measured travel factors
+        "motion_generator": pipe.motion.config.kind,
+        # None: the model's default (diffusion), or no guidance (cVAE)
+        "guidance": guidance,
         "classifier": str(classifier) if classifier is not None else None,
         "no_action_model": str(no_action) if no_action_pipe is not None else None,
         "i3d_weights": str(i3d_weights) if i3d_weights is not None else None,

@@ -48,6 +48,18 @@ def write_report(result: dict, examples: list[dict], out_dir: Path, *, actions: 
         write_image(out_dir / "examples.png", example_storyboard(examples, actions))
 
 
+def _sampling(result: dict) -> str:
+    """How the motion was sampled: the generator, its guidance and the travel factor."""
+    kind = result.get("motion_generator", "cvae")
+    words = [f"Motion generator: {kind}"]
+    if kind == "diffusion":
+        guidance = result.get("guidance")
+        words.append(f"guidance {guidance:g}" if guidance is not None else "its default guidance")
+    scale = result.get("motion_scale")
+    words.append(f"motion scale {scale:g}" if scale is not None else "its own travel factors")
+    return ", ".join(words) + "."
+
+
 def markdown_report(result: dict, actions: list[str]) -> str:
     rows = result["rows"]
     lines = [
@@ -56,7 +68,7 @@ def markdown_report(result: dict, actions: list[str]) -> str:
         f"Model `{result['checkpoint']}` on `{result['data']}` ({result['split']} split): "
         f"{result['num_videos']} videos × {result['samples_per_video']} sample(s), "
         f"{result['frames_per_video']} frames each (the input, then generated frames); "
-        f"seed {result['seed']}; {result['seconds']:.0f} s.",
+        f"seed {result['seed']}; {result['seconds']:.0f} s. {_sampling(result)}",
         "",
     ]
     if result["skipped"]:

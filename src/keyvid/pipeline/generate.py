@@ -22,13 +22,15 @@ from keyvid.checkpoint import load_checkpoint
 from keyvid.data.actions import normalize_action_name, resolve_action
 from keyvid.errors import KeyvidError
 from keyvid.io.image import as_rgb, pil_to_rgb, read_image
+from keyvid.models.diffusion import DiffusionMotionGenerator
 from keyvid.models.load import load_motion, load_stage1
-from keyvid.models.motion import MotionGenerator
+from keyvid.models.motion import SegmentSampler
 from keyvid.models.stage1 import KeypointTranslator
 from keyvid.pipeline.loading import check_keypoint_counts, stage1_reference
 
 MAX_FRAMES = 4096  # a guard against typos (320000 frames would take hours and fill the disk)
 MAX_MOTION_SCALE = 10.0  # beyond this the keypoints leave the image; a typo, not a choice
+MAX_GUIDANCE = 20.0  # classifier-free guidance far past MDM's 2.5 only adds noise
 # Frames per translator call. On a CPU small batches keep the activations in cache:
 # 128 frames at 64² render at 312 / 290 / 156 / 108 frames/s with batches of
 # 8 / 16 / 32 / 64 on 2 cores (measured); a GPU wants large ones.
@@ -79,7 +81,7 @@ class Pipeline:
     def __init__(
         self,
         stage1: KeypointTranslator,
-        motion: MotionGenerator | None,
+        motion: SegmentSampler | None,
         actions: tuple[str, ...] = (),
     ) -> None:
         self.stage1 = stage1.eval()
@@ -113,6 +115,11 @@ class Pipeline:
     def uses_action(self) -> bool:
         return self.motion is not None and self.motion.config.action
 
+    @property
+    def takes_guidance(self) -> bool:
+        """Whether ``guidance`` means anything: a diffusion generator conditioned on the action."""
+        return isinstance(self.motion, DiffusionMotionGenerator) and self.uses_action
+
     def action_index(self, action: str | int) -> int:
         """A class index from a name (case/space/underscore-insensitive) or an index."""
         if not self.actions:
@@ -138,12 +145,15 @@ class Pipeline:
         samples: int = 1,
         seed: int = 0,
         motion_scale: float | None = None,
+        guidance: float | None = None,
     ) -> Generation:
         """Generate ``samples`` videos of ``frames`` future frames for ``image`` and ``action``.
 
         ``motion_scale`` multiplies how far the keypoints move from the input pose: None
         uses the factor measured for the action when the model was trained
         (``calibrate_travel``; 1 for models without it), 1.0 gives the raw samples.
+        ``guidance`` is a diffusion generator's classifier-free guidance scale (None: the
+        model's default; 1: the conditioned model alone; higher: more of the action).
         """
         if self.motion is None:
             raise KeyvidError(
@@ -161,13 +171,16 @@ class Pipeline:
             raise KeyvidError(
                 "this model needs an action; choose one of: " + ", ".join(self.actions)
             )
+        self.check_guidance(guidance)
         index = self.action_index(action) if action is not None else None
         x = prepare_image(image, self.image_size)  # (1, 3, H, W)
         k0 = self.stage1.detector(x)  # (1, K, 2)
         k0s = k0.expand(samples, -1, -1)
         act = torch.full((samples,), index) if self.uses_action else None
         rng = torch.Generator().manual_seed(seed)
-        future = self.motion.sample(k0s, act, frames, rng, scale=motion_scale)  # (S, T, K, 2)
+        future = self.motion.sample(
+            k0s, act, frames, rng, scale=motion_scale, guidance=guidance
+        )  # (S, T, K, 2)
         keypoints = torch.cat([k0s[:, None], future], dim=1)  # (S, frames+1, K, 2)
         name = self.actions[index] if index is not None else None
         return self._render(x, k0, keypoints, name)
@@ -219,6 +232,22 @@ class Pipeline:
         k0 = self.stage1.detector(x)  # (1, K, 2)
         keypoints = torch.cat([k0, targets])[None]  # (1, 1 + N, K, 2)
         return self._render(x, k0, keypoints, None)
+
+    def check_guidance(self, guidance: float | None) -> None:
+        """Raise a KeyvidError that says why, unless ``guidance`` (None or a scale) fits."""
+        if guidance is None:
+            return
+        if not self.takes_guidance:
+            raise KeyvidError(
+                "guidance steers a diffusion motion generator towards the action; this "
+                f"model's generator is a {self.motion.config.kind} "
+                f"{'with' if self.uses_action else 'without'} the action: leave guidance out"
+            )
+        if isinstance(guidance, bool) or not 0 <= guidance <= MAX_GUIDANCE:
+            raise KeyvidError(
+                f"guidance must be from 0 to {MAX_GUIDANCE:g} (1: no guidance; the model's "
+                f"default is {self.motion.config.diffusion.guidance:g}), got {guidance!r}"
+            )
 
     def _render_batch(self) -> int:
         device = next(self.stage1.parameters()).device
