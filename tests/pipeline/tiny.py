@@ -71,6 +71,17 @@ def extract_from_checkpoint(checkpoint: Path, data: Path, name: str = "stage1") 
     extract_keypoints(model.detector, data, name=name, source=source, progress=False)
 
 
+# A tiny diffusion motion generator (model.generator.kind: diffusion).
+DIFFUSION_TINY = [
+    "model.generator.kind=diffusion",
+    "model.generator.diffusion.width=16",
+    "model.generator.diffusion.depth=2",
+    "model.generator.diffusion.heads=2",
+    "model.generator.diffusion.timesteps=100",
+    "model.generator.diffusion.sample_steps=10",
+]
+
+
 @dataclass(frozen=True)
 class TinyModels:
     data: Path  # the prepared synthetic dataset, with "stage1" pseudo-labels
@@ -95,3 +106,10 @@ def build_tiny_models(folder: Path) -> TinyModels:
     stage2 = train_stage2(config, folder / "stage2", progress=False)
     pipeline = export_pipeline(stage2, folder / "pipeline")
     return TinyModels(data=data, stage1=stage1, stage2=stage2, pipeline=pipeline)
+
+
+def build_tiny_diffusion(models: TinyModels, folder: Path) -> Path:
+    """A pipeline of ``models``' stage 1 with a 2-step diffusion motion generator."""
+    config = stage2_config(models.data, f"stage1={models.stage1}", "optim.steps=2", *DIFFUSION_TINY)
+    stage2 = train_stage2(config, folder / "stage2-diffusion", progress=False)
+    return export_pipeline(stage2, folder / "pipeline-diffusion")
