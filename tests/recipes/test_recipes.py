@@ -22,10 +22,14 @@ from tests.data.test_penn import penn_src  # noqa: F401  (fixture)
 
 SYNTH_STEPS = [
     "data", "test-data", "classifier-data", "stage1-keypoints", "stage1-translator",
-    "stage1-translator-long", "pseudo-labels", "stage2", "stage2-no-action", "classifier",
-    "model", "model-no-action", "model-classifier", "evaluation",
+    "stage1-translator-long", "pseudo-labels", "stage2", "stage2-no-action",
+    "stage2-diffusion", "stage2-diffusion-no-action", "classifier", "model", "model-no-action",
+    "model-diffusion", "model-diffusion-no-action", "model-classifier", "evaluation",
+    "evaluation-diffusion",
 ]  # fmt: skip
-BUNDLES = ("model", "model-no-action", "model-classifier")
+BUNDLES = (
+    "model", "model-no-action", "model-diffusion", "model-diffusion-no-action", "model-classifier",
+)  # fmt: skip
 
 
 def run(name: str, out: Path, **kwargs) -> tuple[Path, list[str]]:
@@ -53,6 +57,13 @@ def test_the_synth_recipe_makes_every_shipped_model_and_its_evaluation(synth_rec
     metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
     assert metrics["num_videos"] == 9 and metrics["classifier"] is not None
     assert metrics["no_action_model"] is not None  # the w/o-a row is there
+    # The diffusion generator beside it, on the same pseudo-labels, evaluated the same way.
+    diffusion = Pipeline.from_pretrained(out / "model-diffusion")
+    assert diffusion.motion.config.kind == "diffusion" and diffusion.takes_guidance
+    assert diffusion(image, action="squats", frames=4, seed=0).frames.shape == (1, 5, 32, 32, 3)
+    metrics = json.loads((out / "evaluation-diffusion" / "metrics.json").read_text())
+    assert metrics["motion_generator"] == "diffusion" and metrics["num_videos"] == 9
+    assert metrics["no_action_model"].endswith("model-diffusion-no-action")
 
 
 def test_a_rerun_skips_every_finished_step(synth_recipe):
@@ -97,7 +108,7 @@ def test_an_interrupted_training_step_resumes_to_the_same_weights(synth_recipe, 
     del state["finished"]["stage2"]
     (out / STATE_FILE).write_text(json.dumps(state))
     _, lines = run("synth", out)
-    assert lines[7].startswith("[8/14] stage2: keyvid train stage2")
+    assert lines[7].startswith("[8/19] stage2: keyvid train stage2")
     weights = "checkpoints/step_00000012/model.safetensors"
     resumed, uninterrupted = (
         load_file(out / "stage2" / weights),

@@ -66,6 +66,11 @@ TINY_STAGE2 = (
     "model.generator.length=8",
     "model.discriminator.hidden=8",
     "loss.kl_warmup_steps=5",
+    "model.generator.diffusion.width=8",  # the diffusion generator's, when a config picks it
+    "model.generator.diffusion.depth=1",
+    "model.generator.diffusion.heads=2",
+    "model.generator.diffusion.timesteps=20",
+    "model.generator.diffusion.sample_steps=4",
     "log.sample_every=0",
 )
 TINY_CLASSIFIER = (
@@ -108,7 +113,9 @@ def recipe_steps(options: RecipeOptions) -> list[Step]:
 def synth(options: RecipeOptions) -> list[Step]:
     """The shipped synth models: data, stage 1 in three phases, pseudo-labels, stage 2 with
     and without the action (travel calibration happens at their checkpoints:
-    ``calibrate_travel`` in configs/synth_stage2.yaml), the classifier, bundles, evaluation."""
+    ``calibrate_travel`` in configs/synth_stage2.yaml), the classifier, bundles, evaluation.
+    The diffusion motion generator (configs/synth_diffusion.yaml) is trained, bundled and
+    evaluated beside the cVAE on the same pseudo-labels (``model-diffusion``)."""
     tiny = options.tiny
     s1, s2, clf = (TINY_STAGE1, TINY_STAGE2, TINY_CLASSIFIER) if tiny else ((), (), ())
 
@@ -127,8 +134,8 @@ def synth(options: RecipeOptions) -> list[Step]:
     )
     phase2 = (*translator, "init_from={out}/stage1-keypoints")
     phase3 = (*translator, "init_from={out}/stage1-translator", "log.eval_every=0")
-    stage1, stage2, classifier = (
-        CONFIGS / f"synth{s}.yaml" for s in ("", "_stage2", "_classifier")
+    stage1, stage2, diffusion, classifier = (
+        CONFIGS / f"synth{s}.yaml" for s in ("", "_stage2", "_diffusion", "_classifier")
     )
     motion = (*data_root("{out}/data"), "stage1={out}/stage1-translator-long", *s2)  # stage 2
     stage1_runs = ["stage1-keypoints", "stage1-translator", "stage1-translator-long"]
@@ -154,11 +161,27 @@ def synth(options: RecipeOptions) -> list[Step]:
         pseudo_labels("stage1-translator-long"),
         train("stage2", "stage2", stage2, *motion),
         train("stage2-no-action", "stage2", stage2, *motion, "model.generator.action=false"),
+        train("stage2-diffusion", "stage2", diffusion, *motion),
+        train(
+            "stage2-diffusion-no-action",
+            "stage2",
+            diffusion,
+            *motion,
+            "model.generator.action=false",
+        ),
         train("classifier", "classifier", classifier, *data_root("{out}/classifier-data"), *clf),
         bundle("model", [*stage1_runs, "stage2"]),
         bundle("model-no-action", [*stage1_runs, "stage2-no-action"]),
+        bundle("model-diffusion", [*stage1_runs, "stage2-diffusion"]),
+        bundle("model-diffusion-no-action", [*stage1_runs, "stage2-diffusion-no-action"]),
         bundle("model-classifier", ["classifier"]),
         evaluation("test-data", classifier="model-classifier", no_action="model-no-action"),
+        evaluation(
+            "test-data",
+            model="model-diffusion",
+            classifier="model-classifier",
+            no_action="model-diffusion-no-action",
+        ),
     ]
 
 
@@ -240,15 +263,27 @@ def bundle(name: str, trained_by: list[str]) -> CallStep:
     return CallStep(name, command, call)
 
 
-def evaluation(data: str, *, classifier: str | None = None, no_action: str | None = None):
+def evaluation(
+    data: str,
+    *,
+    model: str = "model",
+    classifier: str | None = None,
+    no_action: str | None = None,
+) -> CallStep:
+    """``keyvid evaluate`` of OUT/<model> into OUT/evaluation (OUT/evaluation-<suffix> for
+    ``model-<suffix>``)."""
+    name = "evaluation" + model.removeprefix("model")
     command = (
-        f"keyvid evaluate --checkpoint {{out}}/model --data {{out}}/{data} --out {{out}}/evaluation"
+        f"keyvid evaluate --checkpoint {{out}}/{model} --data {{out}}/{data} --out {{out}}/{name}"
     )
     for flag, value in (("--classifier", classifier), ("--no-action", no_action)):
         if value is not None:
             command += f" {flag} {{out}}/{value}"
-    call = partial(evaluate_bundle, data=data, classifier=classifier, no_action=no_action)
-    return CallStep("evaluation", command, call)
+    call = partial(
+        evaluate_bundle, data=data, model=model, out=name, classifier=classifier,
+        no_action=no_action,
+    )  # fmt: skip
+    return CallStep(name, command, call)
 
 
 # name -> (steps, whether it needs --src)

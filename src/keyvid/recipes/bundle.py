@@ -50,17 +50,23 @@ def bundle_model(
 
 
 def evaluate_bundle(
-    ctx: RecipeContext, *, data: str, classifier: str | None, no_action: str | None
+    ctx: RecipeContext,
+    *,
+    data: str,
+    model: str = "model",
+    out: str = "evaluation",
+    classifier: str | None,
+    no_action: str | None,
 ) -> dict:
-    """``keyvid evaluate`` of OUT/model on OUT/<data>'s test split, into OUT/evaluation."""
+    """``keyvid evaluate`` of OUT/<model> on OUT/<data>'s test split, into OUT/<out>."""
     from keyvid.evaluation.report import evaluate_model
 
     optional = {"classifier": classifier, "no_action": no_action}
     companions = {k: ctx.dir(v) for k, v in optional.items() if v is not None}
     return evaluate_model(
-        ctx.dir("model"),
+        ctx.dir(model),
         ctx.dir(data),
-        ctx.dir("evaluation"),
+        ctx.dir(out),
         max_videos=9 if ctx.tiny else None,
         max_train_frames=200 if ctx.tiny else 8000,
         progress=ctx.progress,
