@@ -12,7 +12,12 @@ import torch
 from keyvid.cli import main
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
-from keyvid.evaluation.generation import InDomainClassifier, collect_rows, region_keypoints
+from keyvid.evaluation.generation import (
+    InDomainClassifier,
+    collect_rows,
+    region_keypoints,
+    window_keypoints,
+)
 from keyvid.evaluation.report import evaluate_model, shipped_companion
 from keyvid.io import read_video
 from keyvid.models.i3d import InceptionI3d
@@ -23,6 +28,7 @@ from keyvid.training.stage2 import train_stage2
 from tests.pipeline.tiny import (
     IMAGE_SIZE,
     LENGTH,
+    NUM_KEYPOINTS,
     build_tiny_diffusion,
     build_tiny_models,
     stage2_config,
@@ -132,6 +138,88 @@ def test_each_row_is_measured_from_frame_1_in_its_own_region(tiny):
     assert stats["generated"].frame_features.count == 4 * LENGTH
 
 
+def test_motion_metrics_of_the_keypoint_rows_from_a_classifier_of_the_training_split(
+    tiny, tmp_path
+):
+    result = run(tiny, tmp_path / "eval")
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    motion = saved["motion_recognition"]
+    assert {row: m["sequences"] for row, m in motion.items()} == {
+        "pseudo_label_keypoints": 4,  # the real motion: Q on the 4 real test windows
+        "generated": 8,  # 2 samples per video
+        "generated_no_action": 8,
+    }
+    for row, m in motion.items():
+        assert 0 <= m["accuracy"] <= 1, row
+        assert np.isfinite(m["fid_train"]) and m["fid_train"] >= 0, row
+        assert np.isfinite(m["diversity"]) and m["diversity"] >= 0, row
+    for row in ("generated", "generated_no_action"):
+        assert np.isfinite(motion[row]["fid"]) and motion[row]["fid"] >= 0, row
+        assert np.isfinite(motion[row]["multimodality"]), row  # 2 samples of each action
+    assert "fid" not in motion["pseudo_label_keypoints"]  # the reference itself
+    train_videos = len(PreparedDataset(tiny[0].data, "train").videos)
+    about = saved["motion_classifier"]
+    assert about["train_videos"] == train_videos and 0 <= about["train_accuracy"] <= 1
+    assert result["seconds_motion_classifier"] >= 0
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Motion (keypoint-sequence classifier on Q's keypoints; ACTOR/MDM protocol)" in report
+    assert "| Keypoints | Sequences | Accuracy | FID | FID to train | Diversity |" in report
+    for name, count in (("Real (Q on the real videos)", 4), ("Ours", 8), ("Ours w/o a", 8)):
+        assert f"| {name} | {count} |" in report
+    assert f"trained on Q's keypoints of {train_videos} training videos" in report
+    # At most max_train_videos training videos; none turns the metrics off.
+    fewer = run(tiny, tmp_path / "fewer", max_videos=2, max_train_videos=3)
+    assert fewer["motion_classifier"]["train_videos"] == 3
+    off = run(tiny, tmp_path / "off", max_videos=1, max_train_videos=0)
+    assert off["motion_recognition"] == {} and off["motion_classifier"] is None
+    assert "max_train_videos=0" in off["skipped"]["motion_recognition"]
+    assert "## Motion" not in (tmp_path / "off" / "report.md").read_text()
+
+
+def test_the_row_sequences_are_q_on_the_windows_as_the_training_sequences_are(tiny):
+    models = tiny[0]
+    test = PreparedDataset(models.data, "test")
+    pipe = Pipeline.from_pretrained(models.pipeline)
+    stats, _ = collect_rows(
+        test, pipe=pipe, length=LENGTH + 1, samples=2, max_videos=3, progress=False
+    )
+    real, labels = stats["pseudo_label_keypoints"].sequences()
+    assert real.shape == (3, LENGTH + 1, NUM_KEYPOINTS, 2)
+    assert labels.tolist() == [v.action for v in test.videos[:3]]
+    generated, generated_labels = stats["generated"].sequences()
+    assert generated.shape == (6, LENGTH + 1, NUM_KEYPOINTS, 2)
+    assert generated_labels.tolist() == [a for a in labels.tolist() for _ in range(2)]
+    assert stats["real"].sequences() is None  # the real row's motion is the pseudo-labels'
+    # The training sequences are read the same way (batched, several videos a batch).
+    detected, actions = window_keypoints(
+        test, pipe.stage1.detector, length=LENGTH + 1, image_size=pipe.image_size, batch_size=4
+    )
+    assert detected.shape == (len(test.videos), LENGTH + 1, NUM_KEYPOINTS, 2)
+    assert torch.allclose(detected[:3], real, atol=1e-5) and torch.equal(actions[:3], labels)
+    # At most max_videos of them, spread over the split (every action, not the first few).
+    spread, spread_actions = window_keypoints(
+        test, pipe.stage1.detector, length=LENGTH + 1, image_size=pipe.image_size, max_videos=3
+    )
+    last = len(test.videos) - 1
+    assert torch.equal(spread_actions, actions[[0, last // 2, last]])
+    assert torch.allclose(spread, detected[[0, last // 2, last]], atol=1e-5)
+
+
+def test_without_a_train_split_the_motion_metrics_are_skipped(tiny, tmp_path):
+    data = tmp_path / "only-test"
+    shutil.copytree(tiny[0].data, data)
+    meta = json.loads((data / "dataset.json").read_text())
+    splits = {k: v for k, v in meta["splits"].items() if k != "train"}
+    (data / "dataset.json").write_text(json.dumps({**meta, "splits": splits}))
+    models, _, classifier = tiny
+    result = evaluate_model(
+        models.pipeline, data, tmp_path / "eval", classifier=classifier, max_videos=1,
+        progress=False,
+    )  # fmt: skip
+    assert "no train split" in result["skipped"]["motion_recognition"]
+    assert result["motion_recognition"] == {} and result["motion_classifier"] is None
+
+
 def test_the_real_and_still_rows_take_their_regions_from_the_pseudo_label_track():
     torch.manual_seed(0)
     track = torch.rand(5, 3, 2) * 2 - 1  # (L, K, 2)
@@ -164,11 +252,16 @@ def test_the_same_seed_gives_the_same_figures(tiny, tmp_path):
     a = run(tiny, tmp_path / "a", samples_per_video=1, max_videos=2)
     b = run(tiny, tmp_path / "b", samples_per_video=1, max_videos=2)
     c = run(tiny, tmp_path / "c", samples_per_video=1, max_videos=2, seed=1)
-    for timing in ("seconds", "seconds_videos"):
+    for timing in ("seconds", "seconds_videos", "seconds_motion_classifier"):
         for r in (a, b, c):
             r.pop(timing)
     assert a == b
     assert a["rows"]["generated"] != c["rows"]["generated"]
+    # The motion classifier does not depend on the sampling seed; the generated motions do.
+    assert a["motion_classifier"] == c["motion_classifier"]
+    motion_a, motion_c = a["motion_recognition"], c["motion_recognition"]
+    assert motion_a["pseudo_label_keypoints"] == motion_c["pseudo_label_keypoints"]
+    assert motion_a["generated"] != motion_c["generated"]
     # One sample per video: nothing to compare samples with.
     assert (
         "keypoint_diversity" not in a["rows"]["generated"]
@@ -306,3 +399,7 @@ def test_two_torchrun_processes_give_the_same_report(tiny, tmp_path):
     assert two["rows"]["generated"]["keypoint_l1"] == pytest.approx(
         one["rows"]["generated"]["keypoint_l1"], rel=1e-5
     )
+    # The sequences are put back in test-video order: the same pairs, the same figures.
+    for row, metrics in one["motion_recognition"].items():
+        for key, value in metrics.items():
+            assert two["motion_recognition"][row][key] == pytest.approx(value, rel=1e-4), (row, key)

@@ -13,7 +13,10 @@ its first frame every *row* of the report makes videos of that length:
   (the motion generator's upper bound: perfect keypoint motion, T's rendering).
 
 Rows are consumed as they are made (``RowStats`` keeps features, not videos), so the
-memory used does not grow with the dataset; a few videos are kept as examples.
+memory used grows only by their features and keypoint sequences (small beside videos);
+a few videos are kept as examples. The keypoint sequences (pseudo-labels and generated)
+are scored by the motion metrics (``keyvid.metrics.motion_recognition``) with a
+classifier trained on ``window_keypoints`` of the training split.
 
 Besides whole-video figures, every generated frame (frames 1..L-1; frame 0 is the input
 image in every row) is measured on its own: its gradient energy inside the actor's
@@ -42,7 +45,8 @@ from keyvid.metrics.frechet import FeatureMoments
 from keyvid.metrics.motion import METRICS, sequence_metric_sums
 from keyvid.metrics.sharpness import frame_sharpness
 from keyvid.models.classifier import ActionClassifier
-from keyvid.pipeline.generate import Pipeline
+from keyvid.models.detector import KeypointDetector
+from keyvid.pipeline.generate import Pipeline, prepare_image
 
 ROWS = (
     "real",
@@ -82,17 +86,78 @@ class RowStats:
     keypoint_sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(METRICS, 0.0))
     sharpness: list[torch.Tensor] = field(default_factory=list)  # (n, L-1) frames 1..L-1
     frame_features: FeatureMoments = field(default_factory=FeatureMoments)  # frames 1..L-1
+    # Rows with keypoints (generated ones, pseudo-labels): (test video index, action,
+    # (n, L, K, 2) keypoint sequences) per test video, for the motion metrics.
+    keypoint_sequences: list[tuple[int, int, torch.Tensor]] = field(default_factory=list)
     videos: int = 0
 
     def cat(self, name: str) -> torch.Tensor | None:
         parts = getattr(self, name)
         return torch.cat(parts) if parts else None
 
+    def sequences(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The row's (N, L, K, 2) keypoint sequences and (N,) actions in test-video order
+        (whatever the number of processes that made them), or None when it has none."""
+        if not self.keypoint_sequences:
+            return None
+        parts = sorted(self.keypoint_sequences, key=lambda part: part[0])
+        labels = [action for _, action, seqs in parts for _ in range(len(seqs))]
+        return torch.cat([seqs for _, _, seqs in parts]), torch.tensor(labels, dtype=torch.long)
+
 
 def evaluation_windows(data: PreparedDataset, length: int) -> Iterator[tuple[np.ndarray, int]]:
     """Each video's first window: ((length, H, W, 3) uint8 frames, action index)."""
     for i, video in enumerate(data.videos):
         yield np.asarray(data.frames(i)[clip_positions(video.num_frames, length)]), video.action
+
+
+@torch.inference_mode()
+def window_keypoints(
+    data: PreparedDataset,
+    detector: KeypointDetector,
+    *,
+    length: int,
+    image_size: int,
+    max_videos: int | None = None,
+    batch_size: int = 256,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q's keypoints on the evaluation window of each video (or of ``max_videos`` evenly
+    spaced ones): (N, length, K, 2) sequences and (N,) actions.
+
+    Frames are read as ``Pipeline.animate`` reads the test windows (``prepare_image`` at
+    the pipeline's ``image_size``), so that these sequences and the pseudo-label row's
+    are the same function of the frames; detected ``batch_size`` frames at a time.
+    """
+    total = len(data.videos)
+    chosen = range(total)
+    if max_videos is not None and max_videos < total:
+        chosen = np.linspace(0, total - 1, max_videos).round().astype(np.int64).tolist()
+    was_training = detector.training
+    detector.eval()
+    device = next(detector.parameters()).device
+    frames: list[torch.Tensor] = []  # (1, 3, S, S) each, flushed every batch_size frames
+    tracks: list[torch.Tensor] = []  # (b, K, 2) each
+    actions: list[int] = []
+
+    def flush() -> None:
+        tracks.append(detector(torch.cat(frames).to(device)).float().cpu())
+        frames.clear()
+
+    for i in chosen:
+        video = data.videos[i]
+        window = data.frames(i)[clip_positions(video.num_frames, length)]  # (L, H, W, 3)
+        actions.append(video.action)
+        for frame in window:
+            frames.append(prepare_image(frame, image_size))
+            if len(frames) == batch_size:
+                flush()
+    if frames:
+        flush()
+    detector.train(was_training)
+    if not tracks:
+        return torch.zeros(0, length, detector.config.num_keypoints, 2), torch.zeros(0).long()
+    track = torch.cat(tracks)  # (N·L, K, 2), video by video
+    return track.unflatten(0, (len(actions), length)), torch.tensor(actions)  # (N, L, K, 2)
 
 
 def row_videos(
@@ -197,6 +262,9 @@ def collect_rows(
                 row_stats.frame_features.add(classifier.frames(generated_frames))
             if i3d is not None:
                 row_stats.i3d.append(i3d(x))
+            if row in keypoints:  # (n, L, K, 2), frame 0 included
+                sequences = torch.from_numpy(np.ascontiguousarray(keypoints[row])).float()
+                row_stats.keypoint_sequences.append((index, action, sequences))
             if row in SAMPLED_ROWS:
                 draws = torch.from_numpy(keypoints[row][:, None, 1:])  # (S, 1, L-1, K, 2)
                 sums = sequence_metric_sums(draws, track[None, 1:], track[None, 0])
@@ -243,6 +311,7 @@ def _merge(parts: list, examples_per_action: int) -> tuple[dict[str, RowStats], 
             merged.videos += part.videos
             merged.sharpness += part.sharpness
             merged.frame_features.merge(part.frame_features)
+            merged.keypoint_sequences += part.keypoint_sequences
             for k, v in part.keypoint_sums.items():
                 merged.keypoint_sums[k] += v
     examples, shown = [], {}

@@ -17,11 +17,19 @@ from keyvid.evaluation.generation import (
     InDomainClassifier,
     RowStats,
     collect_rows,
+    window_keypoints,
 )
 from keyvid.evaluation.report_files import write_report
 from keyvid.metrics.actions import accuracy, per_class_accuracy
 from keyvid.metrics.frechet import frechet_distance_between, frechet_distance_of_moments
 from keyvid.metrics.keypoints import keypoint_regression_error
+from keyvid.metrics.motion_recognition import (
+    DIVERSITY_PAIRS,
+    MULTIMODALITY_PAIRS,
+    classify_sequences,
+    fit_sequence_classifier,
+    motion_recognition_metrics,
+)
 from keyvid.metrics.reconstruction import reconstruction_metrics
 from keyvid.models.detector import KeypointDetector
 from keyvid.models.load import load_classifier, load_stage1
@@ -79,6 +87,7 @@ def evaluate_model(
     guidance: float | None = None,
     max_videos: int | None = None,
     max_train_frames: int = 8000,
+    max_train_videos: int | None = 512,
     progress: bool = True,
 ) -> dict:
     """Every metric of issue 6 for a pipeline on ``data``'s ``split``; writes ``out_dir``.
@@ -86,6 +95,8 @@ def evaluate_model(
     Omitted companions are found by name when shipped: the w/o-action model
     ``<checkpoint>-no-action`` and the classifier ``<dataset name>-classifier``.
     What cannot be computed is listed in ``skipped`` (and the report says it is partial).
+    The motion metrics' keypoint-sequence classifier is trained on Q's keypoints of at
+    most ``max_train_videos`` training videos (None: all; 0: no motion metrics).
     Under torchrun the videos are shared out among the processes; rank 0 writes the
     report and returns the result, the others return an empty dict.
     """
@@ -95,6 +106,8 @@ def evaluate_model(
         raise KeyvidError(f"--out {out_dir} is a file; give a folder")
     if not 1 <= samples_per_video <= 64:
         raise KeyvidError(f"samples per video must be 1 to 64, got {samples_per_video}")
+    if max_train_videos is not None and max_train_videos < 0:
+        raise KeyvidError(f"max_train_videos must be 0 or more, got {max_train_videos}")
     test = PreparedDataset(data, split)
     if not test.videos:
         raise KeyvidError(f"{test.root} has no videos in its {split!r} split")
@@ -140,6 +153,11 @@ def evaluate_model(
     num_videos = stats["real"].videos
     rows = {row: _row_metrics(row, stats, num_videos, samples_per_video, skipped) for row in stats}
     warnings += _sample_size_warnings(stats)
+    t_motion = time.time()
+    motion, motion_classifier = _motion_metrics(
+        pipe, data, test, stats, length, max_train_videos, skipped, warnings
+    )
+    seconds_motion = time.time() - t_motion
     stage1 = _stage1_metrics(
         pipe, checkpoint, data, test, stage1_ablations or {}, max_train_frames, skipped
     )
@@ -160,11 +178,14 @@ def evaluate_model(
         "i3d_weights": str(i3d_weights) if i3d_weights is not None else None,
         **_headline(rows),
         "rows": rows,
+        "motion_recognition": motion,
+        "motion_classifier": motion_classifier,
         "stage1": stage1,
         "skipped": skipped,
         "warnings": warnings,
         "complete": not skipped,
         "seconds_videos": round(seconds_videos, 1),
+        "seconds_motion_classifier": round(seconds_motion, 1),
         "seconds": round(time.time() - start, 1),
     }
     if "fvd" in skipped:
@@ -234,6 +255,85 @@ def _check_classes(
             f"{what} was trained for the classes ({', '.join(actions)}) but {data.root} has "
             f"({', '.join(data.actions)}); evaluate on the data it was trained for"
         )
+
+
+MOTION_ROWS = ("pseudo_label_keypoints", "generated", "generated_no_action")  # with keypoints
+MOTION_REFERENCE = "pseudo_label_keypoints"  # Q's keypoints on the real test windows
+MOTION_CLASSIFIER_STEPS = 300
+MOTION_SEED = 0  # the yardstick and its pair draws do not change with the sampling seed
+
+
+def _motion_metrics(
+    pipe: Pipeline,
+    data: str | Path,
+    test: PreparedDataset,
+    stats: dict[str, RowStats],
+    length: int,
+    max_train_videos: int | None,
+    skipped: dict,
+    warnings: list,
+) -> tuple[dict, dict | None]:
+    """The ACTOR/MDM motion metrics of the rows with keypoint sequences: a keypoint-sequence
+    classifier trained on Q's keypoints of the training windows, read on each row's
+    sequences ({row: metrics}, and what the classifier was trained on)."""
+    reason = None
+    if not test.actions:
+        reason = "the data has no actions to recognise"
+    elif "train" not in test.meta["splits"]:
+        reason = "the data has no train split to train the keypoint-sequence classifier on"
+    elif max_train_videos == 0:
+        reason = "turned off (max_train_videos=0)"
+    elif stats.get(MOTION_REFERENCE) is None or stats[MOTION_REFERENCE].sequences() is None:
+        reason = "no pseudo-label keypoint sequences to compare with"
+    if reason is not None:
+        skipped["motion_recognition"] = reason
+        return {}, None
+    train = PreparedDataset(data, "train")
+    train_sequences, train_labels = window_keypoints(
+        train,
+        pipe.stage1.detector,
+        length=length,
+        image_size=pipe.image_size,
+        max_videos=max_train_videos,
+    )
+    if not len(train_sequences):
+        skipped["motion_recognition"] = f"{train.root} has no training videos"
+        return {}, None
+    classifier = fit_sequence_classifier(
+        train_sequences,
+        train_labels,
+        len(test.actions),
+        steps=MOTION_CLASSIFIER_STEPS,
+        seed=MOTION_SEED,
+    )
+    rows = {row: stats[row].sequences() for row in MOTION_ROWS if row in stats}
+    rows = {row: r for row, r in rows.items() if r is not None}
+    motion = motion_recognition_metrics(
+        classifier, rows, MOTION_REFERENCE, train=(train_sequences, train_labels), seed=MOTION_SEED
+    )
+    needs = {
+        "fid": "the motion FID needs at least 2 sequences per side",
+        "diversity": "diversity needs at least 2 sequences",
+        "multimodality": "multimodality needs an action with at least 2 sequences",
+    }
+    for row, metrics in motion.items():
+        for name, why in needs.items():
+            if name not in metrics and not (name == "fid" and row == MOTION_REFERENCE):
+                skipped[f"motion_{name}:{row}"] = why
+    fewest = min(m["sequences"] for m in motion.values())
+    dims = classifier.config.features
+    if fewest <= dims:
+        warnings.append(_few_samples_warning("motion FID", fewest, "sequences", dims))
+    train_logits, _ = classify_sequences(classifier, train_sequences)
+    about = {
+        "train_videos": len(train_sequences),
+        "train_accuracy": accuracy(train_logits, train_labels),
+        "steps": MOTION_CLASSIFIER_STEPS,
+        "features": dims,
+        "diversity_pairs": DIVERSITY_PAIRS,
+        "multimodality_pairs": MULTIMODALITY_PAIRS,
+    }
+    return motion, about
 
 
 def _row_metrics(

@@ -2,8 +2,9 @@
 
 report.md lays the rows out as the paper's tables: Table 1 (FVD, here beside the
 in-domain FD and the per-frame FD) and Table 2 (action-recognition accuracy of generated
-videos), then the sharpness of the actor's region, the keypoint-sequence and stage-1
-figures. A report with skipped metrics says so at the top.
+videos), then the sharpness of the actor's region, the keypoint-sequence figures, the
+motion metrics (ACTOR/MDM protocol on keypoints) and the stage-1 figures. A report with
+skipped metrics says so at the top.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def markdown_report(result: dict, actions: list[str]) -> str:
             ("Motion of the data", "keypoint_motion_data", "{:.4f}"),
         ],
     )
+    lines += _motion_table(result.get("motion_recognition") or {}, result.get("motion_classifier"))
     lines += _stage1_table(result["stage1"])
     lines += ["Files: `metrics.json`, plots `*.png`, examples `examples.gif` / `examples.png`.", ""]
     return "\n".join(lines)
@@ -175,6 +177,53 @@ def _per_class_table(rows: dict, actions: list[str]) -> list[str]:
         cells = [f"{v[c]:.0%}" if v[c] is not None else "—" for v in present.values()]
         lines.append(f"| {action} | " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+MOTION_ROW_NAMES = {
+    "pseudo_label_keypoints": "Real (Q on the real videos)",
+    "generated": "Ours",
+    "generated_no_action": "Ours w/o a",
+}
+
+
+def _motion_table(motion: dict, classifier: dict | None) -> list[str]:
+    """The ACTOR/MDM action-to-motion metrics of the keypoint sequences."""
+    if not motion:
+        return []
+    columns = [
+        ("Accuracy", "accuracy", "{:.1%}"),
+        ("FID", "fid", "{:.3g}"),
+        ("FID to train", "fid_train", "{:.3g}"),
+        ("Diversity", "diversity", "{:.3f}"),
+        ("Multimodality", "multimodality", "{:.3f}"),
+    ]
+    lines = [
+        "## Motion (keypoint-sequence classifier on Q's keypoints; ACTOR/MDM protocol)",
+        "",
+        "| Keypoints | Sequences | " + " | ".join(c[0] for c in columns) + " |",
+        "|---|---:|" + "---:|" * len(columns),
+    ]
+    for row, m in motion.items():
+        cells = [fmt.format(m[key]) if m.get(key) is not None else "—" for _, key, fmt in columns]
+        name = MOTION_ROW_NAMES.get(row, row)
+        lines.append(f"| {name} | {m['sequences']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if classifier is not None:
+        lines += [
+            f"A GRU action classifier trained on Q's keypoints of {classifier['train_videos']} "
+            f"training videos (training accuracy {classifier['train_accuracy']:.1%}) reads "
+            "each row's keypoint sequences (the real row: Q on the real test windows). FID: "
+            "Fréchet distance of its features to the real row's (FID to train: to the "
+            "training sequences'); diversity: mean feature distance of "
+            f"{classifier['diversity_pairs']} random pairs; multimodality: of "
+            f"{classifier['multimodality_pairs']} random pairs of one action, averaged over "
+            "the actions (fewer when the set has fewer pairs). Accuracy: higher is better; "
+            "FID: lower (the real row's FID to train: the gap between two samples of real "
+            "motion); diversity and "
+            "multimodality: closer to the real row's.",
+            "",
+        ]
+    return lines
 
 
 def _stage1_table(stage1: dict) -> list[str]:
