@@ -170,3 +170,15 @@ def test_config_checks_say_what_to_change(override, message):
         from keyvid.config import from_dict
 
         from_dict(Stage2ModelConfig, {"num_keypoints": K, "generator": generator_config})
+
+
+def test_v_parametrization_turns_the_network_output_into_x0():
+    gen = generator(parametrization="v")
+    k0, _, action = inputs()
+    x, t = torch.randn(B, T, 2 * K), torch.tensor([0, 40])
+    with torch.no_grad():
+        torch.nn.init.zeros_(gen.frame_out.weight)
+        torch.nn.init.zeros_(gen.frame_out.bias)  # v̂ = 0
+        ab = gen.alphas_cumprod[t].view(-1, 1, 1)
+        torch.testing.assert_close(gen(x, t, k0, action), ab.sqrt() * x)
+    assert float(gen.alphas_cumprod[0]) > 0.99  # so at the lowest noise x̂0 ≈ x_t from step 0

@@ -7,10 +7,12 @@ sample is a segment's offsets from its first keypoints, x0 = (k1:T − k0) / σ_
 
     x_t = sqrt(ᾱ_t)·x0 + sqrt(1 − ᾱ_t)·ε,    ε ~ N(0, I)
 
-A transformer over the T frames, with one token for the condition
-(timestep t, first keypoints k0, action a) in front, predicts x0 itself (MDM):
+A transformer F over the T frames, with one token for the condition
+(timestep t, first keypoints k0, action a) in front, predicts x0 itself (MDM), or
+v = sqrt(ᾱ_t)·ε − sqrt(1 − ᾱ_t)·x0 (``parametrization: v``, Salimans & Ho 2022):
 
-    x̂0 = D(x_t, t, k0, a)
+    x̂0 = D(x_t, t, k0, a) = F(x_t, t, k0, a)                          (x0)
+    x̂0 = D(x_t, t, k0, a) = sqrt(ᾱ_t)·x_t − sqrt(1 − ᾱ_t)·F(x_t, t, k0, a)    (v)
 
 Training drops a to "no action" with probability ``action_dropout``; sampling
 mixes the two predictions with classifier-free guidance (Ho & Salimans 2022):
@@ -127,7 +129,11 @@ class DiffusionMotionGenerator(SegmentSampler):
         frames = self.frame_in(x_t)  # (B, T, W)
         h = torch.cat([token[:, None], frames], dim=1) + self.position[:, : x_t.shape[1] + 1]
         h = self.norm(self.transformer(h))  # (B, 1 + T, W)
-        return self.frame_out(h[:, 1:])  # (B, T, 2K)
+        out = self.frame_out(h[:, 1:])  # (B, T, 2K)
+        if self.config.diffusion.parametrization == "x0":
+            return out
+        ab = self.alphas_cumprod[t].view(-1, 1, 1)  # (B, 1, 1)
+        return ab.sqrt() * x_t - (1 - ab).sqrt() * out  # x̂0 from v̂
 
     def guided(
         self,

@@ -49,6 +49,10 @@ class DiffusionConfig:
     timesteps: int = 1000  # noise levels in training, cosine schedule (MDM: 1000)
     sample_steps: int = 20  # deterministic DDIM steps per segment (issue 23: at most 50)
     action_dropout: float = 0.1  # P(action replaced by "none") in training (MDM: 0.1)
+    # What the network outputs: x0 itself (MDM), or v = sqrt(ᾱ)·ε − sqrt(1 − ᾱ)·x0
+    # (Salimans & Ho 2022), from which x̂0 = sqrt(ᾱ)·x_t − sqrt(1 − ᾱ)·v̂: at low noise x̂0
+    # is then x_t plus a small correction instead of a copy the network must learn.
+    parametrization: str = choices("x0", "v", default="x0")
     # Classifier-free guidance scale (MDM: 2.5): 1 samples the action-conditioned model,
     # 0 the unconditioned one, above 1 pushes towards the action. --guidance overrides it.
     guidance: float = 2.5
