@@ -3,9 +3,13 @@ gradio_client, and loaded by a real headless browser."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
+import threading
+import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -13,9 +17,12 @@ import pytest
 pytest.importorskip("gradio", reason="gradio is in the dev and web extras")
 
 from gradio_client import Client, handle_file
+from gradio_client.utils import QueueError, Status
 
 from keyvid.data.format import PreparedDataset
+from keyvid.errors import KeyvidError
 from keyvid.io import read_image, read_video, write_image, write_video
+from keyvid.pipeline.generate import Pipeline
 from keyvid.web import VIEW_SCALE, serve
 from tests.pipeline.tiny import IMAGE_SIZE, NUM_KEYPOINTS, build_tiny_models
 
@@ -148,3 +155,99 @@ def test_a_click_on_the_overlay_moves_the_chosen_keypoint(server):
     click = SimpleNamespace(index=(SHOWN - 1, 0))  # the top-right pixel of the shown image
     _, moved = demo.move(str(image), table, 2, click)
     assert moved[2][1:] == [1.0, -1.0] and moved[:2] == table[:2] and moved[3:] == table[3:]
+
+
+LIMIT = 4  # --max-frames of the limited server: fewer than the driving video's 6 frames
+
+
+@pytest.fixture(scope="module")
+def limited(server):
+    """A second server over the same tiny models: 1 request at a time, 1 waiting, 4 frames."""
+    folder = server[4]
+    port = free_port()
+    app = serve(str(folder / "pipeline"), port=port, block=False, concurrency=1, queue_size=1,
+                max_frames=LIMIT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    yield url, Client(url, verbose=False), server[2], server[3]
+    app.close()
+
+
+def test_request_limits_are_clear_errors_and_the_page_respects_them(limited):
+    url, client, image, driving = limited
+    flag = r"on this server \(keyvid serve --max-frames\)"
+    with pytest.raises(Exception, match=f"Frames must be a whole number from 1 to {LIMIT} {flag}"):
+        client.predict(handle_file(str(image)), "squats", LIMIT + 1, 1, 0, False,
+                       api_name="/predict")  # fmt: skip
+    with pytest.raises(Exception, match="Samples must be a whole number from 1 to 4"):
+        client.predict(handle_file(str(image)), "squats", 2, 5, 0, False, api_name="/predict")
+    with pytest.raises(Exception, match=f"driving video is longer than {LIMIT} frames"):
+        client.predict(handle_file(str(image)), handle_file(str(driving)), False,
+                       api_name="/animate")  # fmt: skip
+    gif, _ = client.predict(handle_file(str(image)), "squats", LIMIT, 1, 0, False,
+                            api_name="/predict")  # fmt: skip
+    assert len(read_video(gif)) == LIMIT + 1
+    with urllib.request.urlopen(url + "config", timeout=30) as response:
+        config = json.load(response)
+    sliders = {c["props"].get("label"): c["props"] for c in config["components"]
+               if c.get("type") == "slider"}  # fmt: skip
+    assert sliders["Frames"]["maximum"] == LIMIT and sliders["Samples"]["maximum"] == 4
+
+
+def test_bad_server_limits_are_refused_before_loading_the_model():
+    for limits, name in (({"concurrency": 0}, "concurrency"), ({"queue_size": -1}, "queue size"),
+                         ({"max_frames": 10**6}, "max_frames"), ({"port": 0}, "port")):  # fmt: skip
+        with pytest.raises(KeyvidError, match=name):
+            serve("no-such-checkpoint", block=False, **limits)
+
+
+def test_cli_defaults_are_the_web_defaults():
+    import argparse
+
+    from keyvid import web
+    from keyvid.cli import serve as serve_cli
+
+    commands = argparse.ArgumentParser().add_subparsers()
+    serve_cli.add_parser(commands)
+    args = commands.choices["serve"].parse_args([])
+    limits = (args.concurrency, args.queue_size, args.max_frames)
+    assert limits == (web.CONCURRENCY, web.QUEUE_SIZE, web.MAX_REQUEST_FRAMES)
+
+
+def test_a_burst_beyond_the_queue_is_refused_and_the_server_keeps_serving(limited, monkeypatch):
+    """One request runs (held at the model until the burst is over), one waits and sees its
+    place in the queue, every other one of the burst is refused: no other error, no crash."""
+    _, client, image, _ = limited
+    entered, release = threading.Event(), threading.Event()
+    generate = Pipeline.__call__
+
+    def held(self, *args, **kwargs):
+        entered.set()
+        release.wait(timeout=60)
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "__call__", held)
+    request = (handle_file(str(image)), "squats", 2, 1, 0, False)
+    try:
+        running = client.submit(*request, api_name="/predict")
+        assert entered.wait(timeout=60)
+        waiting = client.submit(*request, api_name="/predict")
+        deadline = time.monotonic() + 60
+        while (status := waiting.status()).code != Status.IN_QUEUE:
+            assert time.monotonic() < deadline and not waiting.done(), status
+            time.sleep(0.05)
+        assert (status.rank, status.queue_size) == (0, 1)  # the page shows "queue: 1/1"
+        burst = [client.submit(*request, api_name="/predict") for _ in range(6)]
+        outcomes = []
+        for job in burst:
+            try:
+                job.result(timeout=60)
+                outcomes.append("answered")
+            except QueueError as e:
+                assert "Queue is full" in str(e)
+                outcomes.append("refused")
+    finally:
+        release.set()
+    answered = [len(read_video(job.result(timeout=60)[0])) for job in (running, waiting)]
+    assert answered == [3, 3] and outcomes == ["refused"] * len(burst)
+    gif, _ = client.predict(*request, api_name="/predict")  # still serving
+    assert len(read_video(gif)) == 3

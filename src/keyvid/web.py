@@ -1,10 +1,14 @@
 """``keyvid serve``: the Python API as a Gradio web page (predict, animate, edit keypoints).
 
 Every tab calls ``Pipeline`` and nothing else; its outputs are written under one
-temporary folder of the server, the only files it serves. Requests queue one at a
-time (one model, a few cores); long ones show progress. Bad input (a file that is
-not an image or a video, keypoints of the wrong count) becomes a message on the page
-or an API error, and the server keeps serving.
+temporary folder of the server, the only files it serves. Requests that run the model
+share one queue: ``concurrency`` of them run at once (default 1: one model, and one
+request already uses every core), at most ``queue_size`` wait (the page shows each its
+position), and one more is refused ("Queue is full" from the API, "busy, try again" on
+the page) rather than piling up. Each request is limited to ``max_frames`` generated or
+driving frames and ``MAX_SAMPLES`` samples. Bad input (a file that is not an image or a
+video, keypoints of the wrong count, a request over a limit) becomes a message on the
+page or an API error, and the server keeps serving.
 """
 
 from __future__ import annotations
@@ -22,19 +26,27 @@ import numpy as np
 
 from keyvid.errors import KeyvidError
 from keyvid.io import read_image, read_video, write_image, write_video
-from keyvid.pipeline.generate import Pipeline, prepare_image
+from keyvid.pipeline.generate import MAX_FRAMES, Pipeline, prepare_image
 from keyvid.pipeline.outputs import render_videos, write_keypoints_json
 from keyvid.viz import draw_keypoints_video, upscale, video_grid
 
 MAX_UPLOAD = "20mb"  # an image or a short clip; larger uploads are refused by the server
-MAX_DRIVING_FRAMES = 256
 VIEW_SCALE = 4  # 64×64 frames shown at 256×256
+# Server limits (``keyvid serve`` flags). One request already uses every core of a CPU,
+# so by default requests run one at a time and the rest wait in a bounded queue.
+CONCURRENCY = 1  # requests that run the model at once
+QUEUE_SIZE = 16  # requests waiting beyond the running ones; one more is refused
+MAX_REQUEST_FRAMES = 128  # generated frames, or driving-video frames, per request
+MAX_SAMPLES = 4  # samples per Predict request
+MODEL_QUEUE = "model"  # the one concurrency group of every event that runs the model
 
 
 class WebDemo:
     """The functions behind the page, usable (and tested) without a browser."""
 
-    def __init__(self, checkpoint: str = "synth") -> None:
+    def __init__(self, checkpoint: str = "synth", *, max_frames: int = MAX_REQUEST_FRAMES) -> None:
+        _check_limit("max_frames", max_frames, MAX_FRAMES)
+        self.max_frames = max_frames
         self.pipe = Pipeline.from_pretrained(checkpoint)
         self.outputs = Path(tempfile.mkdtemp(prefix="keyvid-serve-"))
 
@@ -51,8 +63,10 @@ class WebDemo:
         ``guidance`` is read only for a diffusion generator (its slider is hidden otherwise).
         """
         image = _require_image(image)
+        frames = _request_count("Frames", frames, self.max_frames, _FRAMES_FLAG)
+        samples = _request_count("Samples", samples, MAX_SAMPLES)
         progress(0.1, desc="generating")
-        sampling = {"frames": int(frames), "samples": int(samples), "seed": int(seed)}
+        sampling = {"frames": frames, "samples": samples, "seed": int(seed)}
         if self.pipe.takes_guidance and guidance is not None:
             sampling["guidance"] = float(guidance)
         try:
@@ -75,7 +89,12 @@ class WebDemo:
             raise gr.Error("upload a driving video (mp4, gif, mov, ...)")
         progress(0.1, desc="reading the driving video")
         try:
-            frames = read_video(driving, max_frames=MAX_DRIVING_FRAMES)
+            frames = read_video(driving, max_frames=self.max_frames + 1)
+            if len(frames) > self.max_frames:
+                raise gr.Error(
+                    f"the driving video is longer than {self.max_frames} frames, the limit "
+                    f"of a request on this server{_FRAMES_FLAG}: trim it"
+                )
             result = self.pipe.animate(image, frames)
         except KeyvidError as e:
             raise gr.Error(str(e)) from None
@@ -117,6 +136,46 @@ class WebDemo:
         return draw_keypoints_video(frame, points[None])[0]
 
 
+_FRAMES_FLAG = " (keyvid serve --max-frames)"
+
+
+def _check_limit(name: str, value: int, maximum: int) -> None:
+    """A server setting: a whole number from 1 to ``maximum``, or a KeyvidError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise KeyvidError(f"{name} must be a whole number from 1 to {maximum}, got {value!r}")
+
+
+def _request_count(label: str, value, maximum: int, flag: str = "") -> int:
+    """A count of a request (from the page or the API), checked against the server's limit."""
+    try:
+        count = float(value)
+    except (TypeError, ValueError):
+        count = float("nan")
+    if not (1 <= count <= maximum and count == int(count)):
+        raise gr.Error(
+            f"{label} must be a whole number from 1 to {maximum} on this server{flag}, "
+            f"got {value!r}"
+        )
+    return int(count)
+
+
+def _count_slider(minimum: int, maximum: int, *, value: int, label: str, flag: str = ""):
+    """A whole-number slider whose out-of-range value (sent through the API; the page
+    cannot) is refused with a message naming it and the server's limit, rather than
+    Gradio's bare "Value 200 is greater than maximum value 128". The check wraps this one
+    slider's ``preprocess``: a subclass of a Gradio component would make Gradio write a
+    ``.pyi`` file next to this module on import."""
+    slider = gr.Slider(minimum, maximum, value=value, step=1, label=label)
+    bounded = slider.preprocess
+
+    def preprocess(payload):
+        _request_count(label, payload, maximum, flag)
+        return bounded(payload)
+
+    slider.preprocess = preprocess
+    return slider
+
+
 def _require_image(image) -> np.ndarray:
     """An uploaded file (read by keyvid, whose errors say what is wrong) or an array."""
     if image is None:
@@ -155,14 +214,29 @@ def _default_guidance(pipe: Pipeline) -> float:
     return pipe.motion.config.diffusion.guidance if pipe.takes_guidance else 1.0
 
 
-def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> gr.Blocks:
-    """The page: Predict, Animate and Edit keypoints tabs over one ``WebDemo``."""
-    demo = WebDemo(checkpoint)
+def build_app(
+    checkpoint: str = "synth",
+    examples: list[str] | None = None,
+    *,
+    concurrency: int = CONCURRENCY,
+    queue_size: int = QUEUE_SIZE,
+    max_frames: int = MAX_REQUEST_FRAMES,
+) -> gr.Blocks:
+    """The page: Predict, Animate and Edit keypoints tabs over one ``WebDemo``, and its
+    queue: ``concurrency`` model requests at once, at most ``queue_size`` waiting (more
+    are refused), ``max_frames`` frames a request (generated, or of a driving video)."""
+    _check_limit("concurrency", concurrency, 64)
+    _check_limit("queue size", queue_size, 10_000)
+    demo = WebDemo(checkpoint, max_frames=max_frames)
     pipe = demo.pipe
+    model = {"concurrency_id": MODEL_QUEUE}  # one queue for every request that runs the model
     with gr.Blocks(title="keyvid") as app:
         gr.Markdown(
             "# keyvid\nOne image + an action -> a video, through keypoints learned without "
-            f"labels. Model: `{checkpoint}` ({pipe.image_size}×{pipe.image_size})."
+            f"labels. Model: `{checkpoint}` ({pipe.image_size}×{pipe.image_size}). "
+            f"This server runs {concurrency} request{'s' if concurrency > 1 else ''} at a "
+            f"time; up to {queue_size} more wait in line (the output shows your place); "
+            f"at most {max_frames} frames a request."
         )
         with gr.Tab("Predict"):
             with gr.Row():
@@ -172,8 +246,10 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
                         list(pipe.actions), value=pipe.actions[0], label="Action",
                         visible=pipe.uses_action,
                     )  # fmt: skip
-                    frames = gr.Slider(1, 128, value=32, step=1, label="Frames")
-                    samples = gr.Slider(1, 4, value=1, step=1, label="Samples")
+                    frames = _count_slider(
+                        1, max_frames, value=min(32, max_frames), label="Frames", flag=_FRAMES_FLAG
+                    )
+                    samples = _count_slider(1, MAX_SAMPLES, value=1, label="Samples")
                     seed = gr.Number(0, precision=0, label="Seed")
                     overlay = gr.Checkbox(False, label="Show keypoints")
                     guidance = gr.Slider(
@@ -192,7 +268,7 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
             run.click(
                 demo.predict, [image, action, frames, samples, seed, overlay, guidance],
                 [video, files],
-                api_name="predict",
+                api_name="predict", **model,
             )  # fmt: skip
         with gr.Tab("Animate"):
             with gr.Row():
@@ -202,7 +278,8 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
                     a_overlay = gr.Checkbox(False, label="Show keypoints")
                     a_run = gr.Button("Animate", variant="primary")
                 a_video = gr.Image(label="Video (GIF)", type="filepath")
-            a_run.click(demo.animate, [a_image, driving, a_overlay], a_video, api_name="animate")
+            a_run.click(demo.animate, [a_image, driving, a_overlay], a_video,
+                        api_name="animate", **model)  # fmt: skip
         with gr.Tab("Edit keypoints"):
             gr.Markdown(
                 "Detect the keypoints, then move them: pick a keypoint number and click where "
@@ -223,9 +300,12 @@ def build_app(checkpoint: str = "synth", examples: list[str] | None = None) -> g
                     )  # fmt: skip
                     render = gr.Button("Render", variant="primary")
                     edited = gr.Image(label="Edited", type="filepath")
-            detect.click(demo.detect, e_image, [shown, table], api_name="detect")
-            shown.select(demo.move, [e_image, table, index], [shown, table])
-            render.click(demo.edit, [e_image, table], edited, api_name="edit")
+            detect.click(demo.detect, e_image, [shown, table], api_name="detect", **model)
+            shown.select(demo.move, [e_image, table, index], [shown, table])  # no model: no wait
+            render.click(demo.edit, [e_image, table], edited, api_name="edit", **model)
+    # A full queue answers HTTP 503: gradio_client raises QueueError("Queue is full! Please
+    # try again."), the page says "This application is currently busy. Please try again."
+    app.queue(default_concurrency_limit=concurrency, max_size=queue_size)
     return app
 
 
@@ -236,10 +316,19 @@ def serve(
     port: int = 7860,
     examples: list[str] | None = None,
     block: bool = True,
+    concurrency: int = CONCURRENCY,
+    queue_size: int = QUEUE_SIZE,
+    max_frames: int = MAX_REQUEST_FRAMES,
 ):
-    """Start the server (localhost by default); returns the app (running, when not blocking)."""
-    app = build_app(checkpoint, examples)
-    app.queue(default_concurrency_limit=1)
+    """Start the server (localhost by default); returns the app (running, when not blocking).
+
+    ``concurrency``, ``queue_size`` and ``max_frames`` are the limits of ``build_app``.
+    """
+    if not 0 < port < 65536:
+        raise KeyvidError(f"port must be 1 to 65535, got {port}")
+    app = build_app(
+        checkpoint, examples, concurrency=concurrency, queue_size=queue_size, max_frames=max_frames
+    )
     app.launch(
         server_name=host,
         server_port=port,
