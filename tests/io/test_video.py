@@ -13,11 +13,13 @@ from keyvid.errors import KeyvidError
 from keyvid.io import (
     VIDEO_SUFFIXES,
     mp4_codec,
+    open_video,
     read_video,
     read_video_fps,
     write_image,
     write_video,
 )
+from keyvid.io import video as video_module
 
 CLIPS = {  # name: (frames, height, width, fps) from the clips' README
     "carphone_pristine.mp4": (120, 144, 176, 30000 / 1001),
@@ -236,6 +238,71 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["clip.mp4"]
 
 
+# --------------------------------------------------------------------------- streaming
+
+
+def chunked(video: np.ndarray, path: Path, size: int, fps: float = 8) -> Path:
+    """Write ``video`` through open_video, ``size`` frames at a time."""
+    with open_video(path, fps=fps) as out:
+        for start in range(0, len(video), size):
+            out.write(video[start : start + size])
+        assert out.frames == len(video)
+        assert not path.exists()  # it appears when the block ends
+    return path
+
+
+def test_streamed_gif_is_write_videos_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(video_module, "_GIF_SEGMENT_FRAMES", 4)  # segments of 4 frames
+    video = moving_video(11)
+    video[3:6] = video[2]  # repeats that straddle a segment boundary
+    whole = write_video(tmp_path / "whole.gif", video)
+    for size in (1, 3, 11):
+        assert chunked(video, tmp_path / f"{size}.gif", size).read_bytes() == whole.read_bytes()
+    # Segments decode to what Pillow writes in one go (frame for frame; repeats too).
+    images = [Image.fromarray(f) for f in video]
+    pillow = tmp_path / "pillow.gif"
+    tag = f"{video_module._GIF_TAG}8.0"
+    images[0].save(pillow, save_all=True, append_images=images[1:], duration=125, comment=tag)
+    np.testing.assert_array_equal(read_video(whole), read_video(pillow))
+    assert len(read_video(whole)) == 11 and read_video_fps(whole) == pytest.approx(8)
+    with Image.open(whole) as gif:
+        assert gif.info["loop"] == 0
+
+
+def test_streamed_gif_keeps_palette_content_exact(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(video_module, "_GIF_SEGMENT_FRAMES", 2)
+    video = palette_video(9)
+    np.testing.assert_array_equal(read_video(chunked(video, tmp_path / "a.gif", 4)), video)
+
+
+def test_streamed_mp4_is_write_videos_file(tmp_path: Path, monkeypatch) -> None:
+    video = moving_video(9, 35, 51)  # odd sizes: every chunk is padded alike
+    # x264 here does not encode the same frames to the same bytes twice; MPEG-4 Part 2 does.
+    monkeypatch.setattr(video_module, "_pick_mp4_codec", lambda: "mpeg4")
+    whole = write_video(tmp_path / "whole.mp4", video, fps=12)
+    assert chunked(video, tmp_path / "chunked.mp4", 4, fps=12).read_bytes() == whole.read_bytes()
+    monkeypatch.undo()
+    back = read_video(chunked(video, tmp_path / "h264.mp4", 2))
+    assert back.shape == (9, 36, 52, 3) and psnr(back[:, :35, :51], video) > 30
+
+
+def test_a_failed_stream_leaves_no_file(tmp_path: Path) -> None:
+    target = write_video(tmp_path / "clip.gif", palette_video(), fps=10)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError, match="stop"), open_video(target) as out:
+        out.write(moving_video(3, 17, 23))
+        raise RuntimeError("stop")
+    with pytest.raises(ValueError, match="same size"), open_video(target) as out:
+        out.write(moving_video(3, 17, 23))
+        out.write(moving_video(3, 18, 23))
+    with pytest.raises(ValueError, match="zero frames"), open_video(tmp_path / "none.mp4"):
+        pass
+    with pytest.raises(KeyvidError, match="suffix"), open_video(tmp_path / "a.webm"):
+        pass
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["clip.gif"]
+
+
 def test_video_suffixes_cover_common_formats() -> None:
     assert {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif"} <= VIDEO_SUFFIXES
 
@@ -388,7 +455,7 @@ def test_failed_write_keeps_previous_file(tmp_path: Path, monkeypatch) -> None:
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("keyvid.io.video._write_gif", explode)
+    monkeypatch.setattr(video_module._GifEncoder, "write", explode)
     with pytest.raises(KeyvidError, match="disk full"):
         write_video(target, palette_video(), fps=10)
     assert target.read_bytes() == before

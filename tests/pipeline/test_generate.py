@@ -12,7 +12,7 @@ from keyvid.config import load_config, to_dict
 from keyvid.data.format import PreparedDataset
 from keyvid.errors import KeyvidError
 from keyvid.models.stage1 import KeypointTranslator
-from keyvid.pipeline.generate import Pipeline, prepare_image
+from keyvid.pipeline.generate import Generation, Pipeline, prepare_image, square_image
 from keyvid.pipeline.loading import export_pipeline
 from keyvid.training.config import Stage1Config
 from tests.pipeline.tiny import (
@@ -207,7 +207,65 @@ def test_animate_follows_the_driving_video(pipe, image, models):
     np.testing.assert_allclose(still.keypoints[0], np.repeat(still.keypoints[0, :1], 4, 0))
 
 
-# -- input images -----------------------------------------------------------------------------
+# -- streams ----------------------------------------------------------------------------------
+
+
+def assert_same_generation(a: Generation, b: Generation) -> None:
+    for field in ("frames", "keypoints", "masks"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    assert a.action == b.action
+
+
+def joined(chunks: list[Generation]) -> Generation:
+    def cat(field: str) -> np.ndarray:
+        return np.concatenate([getattr(c, field) for c in chunks], axis=1)
+
+    return Generation(cat("frames"), cat("keypoints"), cat("masks"), chunks[0].action)
+
+
+@pytest.mark.parametrize(("chunk", "lengths"), [(2, [2, 2, 2]), (4, [4, 2]), (50, [6])])
+def test_a_stream_is_the_call_in_chunks(pipe, image, chunk, lengths):
+    whole = pipe(image, "squats", frames=5, samples=3, seed=2)
+    stream = pipe.stream(image, "squats", frames=5, samples=3, seed=2, chunk=chunk)
+    assert (stream.samples, stream.length, stream.action) == (3, 6, "squats")
+    np.testing.assert_array_equal(stream.keypoints, whole.keypoints)  # known before rendering
+    chunks = list(stream)
+    assert [c.frames.shape[1] for c in chunks] == lengths
+    for c in chunks:
+        n = c.frames.shape[1]
+        assert c.frames.shape == (3, n, S, S, 3) and c.frames.dtype == np.uint8
+        assert c.keypoints.shape == (3, n, NUM_KEYPOINTS, 2) and c.masks.shape == (3, n, S, S)
+    assert_same_generation(joined(chunks), whole)
+    assert_same_generation(joined(list(stream)), whole)  # iterating again renders it again
+    assert_same_generation(stream.collect(), whole)
+
+
+def test_a_stream_checks_everything_before_rendering(pipe, image):
+    with pytest.raises(KeyvidError, match="did you mean 'squats'"):
+        pipe.stream(image, "squat", frames=3)  # no iteration needed
+    with pytest.raises(KeyvidError, match="frames must be a whole number"):
+        pipe.stream(image, "squats", frames=0)
+    with pytest.raises(KeyvidError, match="chunk must be a whole number"):
+        pipe.stream(image, "squats", frames=3, chunk=0)
+
+
+def test_an_animation_streams_too(pipe, image, models):
+    driving = np.array(PreparedDataset(models.data, "train").frames(0))  # (6, 64, 64, 3)
+    whole = pipe.animate(image, driving)
+    stream = pipe.stream_animate(image, driving, chunk=4)
+    assert [c.frames.shape[1] for c in stream] == [4, 2]
+    assert_same_generation(joined(list(stream)), whole)
+    # Driving frames read at the model's size (read_video's transform) animate alike.
+    small = np.stack([square_image(f, S) for f in driving])
+    assert_same_generation(pipe.animate(image, small), whole)
+
+
+def test_edits_render_through_the_stream(pipe, image):
+    k0 = pipe.detect(image)
+    targets = np.stack([k0, k0 * 0.9, k0 + 0.1])
+    result = pipe.edit(image, targets)
+    assert result.frames.shape == (1, 4, S, S, 3)
+    np.testing.assert_allclose(result.keypoints[0, 1:], targets)
 
 
 def pattern(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -224,6 +282,14 @@ def test_an_image_of_the_model_size_is_kept_exactly():
     x = prepare_image(rgb, S)
     check_prepared(x)
     np.testing.assert_array_equal(as_uint8(x), rgb)
+    np.testing.assert_array_equal(square_image(rgb, S), rgb)
+
+
+def test_square_image_is_what_the_pipeline_sees():
+    for rgb in (pattern(40, 100), pattern(90, 48, seed=1), pattern(10, 12, seed=2)):
+        square = square_image(rgb, S)
+        assert square.shape == (S, S, 3) and square.dtype == np.uint8
+        torch.testing.assert_close(prepare_image(square, S), prepare_image(rgb, S))
 
 
 def test_rgba_is_composited_over_white():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 from keyvid.errors import KeyvidError
@@ -93,7 +94,7 @@ def run_predict(args: argparse.Namespace) -> None:
     pipe = Pipeline.from_pretrained(args.checkpoint, stage1=args.stage1)
     if args.action is None and pipe.uses_action:
         raise KeyvidError("--action is required; choose one of: " + ", ".join(pipe.actions))
-    result = pipe(
+    result = pipe.stream(
         args.image,
         args.action,
         frames=args.frames,
@@ -113,7 +114,7 @@ def run_predict(args: argparse.Namespace) -> None:
 
 def run_animate(args: argparse.Namespace) -> None:
     from keyvid.io.video import read_video
-    from keyvid.pipeline.generate import Pipeline
+    from keyvid.pipeline.generate import Pipeline, square_image
     from keyvid.pipeline.outputs import check_output_path, save_videos
 
     _check_output_options(args)
@@ -121,8 +122,10 @@ def run_animate(args: argparse.Namespace) -> None:
         raise KeyvidError(f"--max-frames must be at least 1, got {args.max_frames}")
     check_output_path(args.out)
     pipe = Pipeline.from_pretrained(args.checkpoint)
-    driving = read_video(args.driving, max_frames=args.max_frames)
-    result = pipe.animate(args.image, driving)
+    # Frames at the model's size from the start: what the pipeline sees, a fraction of the memory.
+    to_model = functools.partial(square_image, size=pipe.image_size)
+    driving = read_video(args.driving, max_frames=args.max_frames, transform=to_model)
+    result = pipe.stream_animate(args.image, driving)
     paths = save_videos(result, args.out, overlay=args.overlay, scale=args.upscale, fps=args.fps)
     print(paths[0])
 

@@ -4,15 +4,19 @@ Reading: container files (.mp4 .mov .avi .mkv .webm ...) through PyAV, GIFs
 through Pillow (palette, transparency and frame disposal resolved to RGB), and
 folders of numbered frames (naturally sorted, so ``2.png`` comes before
 ``10.png``). Writing: ``.mp4`` (H.264 through PyAV, MPEG-4 Part 2 if no H.264
-encoder is built in) and ``.gif`` (Pillow, loops forever), always atomically.
+encoder is built in) and ``.gif`` (Pillow, loops forever), always atomically,
+all at once (``write_video``) or as frames arrive (``open_video``).
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import math
 import re
-from collections.abc import Callable, Sequence
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
@@ -39,6 +43,10 @@ _X264_CRF = "18"
 _GIF_TAG = "keyvid fps="
 _FIX_HINT = "re-download it or re-encode it (e.g. `ffmpeg -i IN -c:v libx264 OUT.mp4`)"
 _GIF_HINT = "re-download it or export it again"
+# GIFs are encoded this many frames (or this many pixels) at a time, so a long video
+# holds one segment in memory; each segment starts with a whole frame.
+_GIF_SEGMENT_FRAMES = 64
+_GIF_SEGMENT_PIXELS = 1 << 22
 
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]
@@ -97,29 +105,72 @@ def write_video(
     ``frames`` is ``(T, H, W, 3)`` (or a list of ``(H, W, 3)``; greyscale, RGBA
     and float [0, 1] are converted). MP4 needs even sizes for yuv420p, so an odd
     height or width is padded by one replicated row or column at the bottom or
-    right: the file is then one pixel larger than the input.
+    right: the file is then one pixel larger than the input. ``open_video`` writes
+    the same file from frames that arrive a chunk at a time.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in WRITE_SUFFIXES:
-        raise KeyvidError(
-            f"{path}: cannot write videos with suffix {suffix!r}; "
-            f"use one of {', '.join(WRITE_SUFFIXES)}"
-        )
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps}")
+    path = _check_output(path, fps)
     array = _as_frames(frames)
-    with atomic_output(path) as tmp:
-        try:
-            if suffix == ".gif":
-                _write_gif(tmp, array, fps)
-            else:
-                _write_mp4(tmp, array, fps)
-        except (OSError, av.error.FFmpegError) as exc:
-            raise KeyvidError(
-                f"{path}: writing the video failed ({exc}); check free disk space"
-            ) from exc
+    with open_video(path, fps=fps) as video:
+        video.write(array)
     return path
+
+
+class VideoWriter:
+    """An open ``.mp4`` or ``.gif`` that takes frames as they come (made by ``open_video``)."""
+
+    def __init__(self, tmp: Path, path: Path, fps: float) -> None:
+        self.path, self.fps, self.frames = path, fps, 0
+        self._tmp = tmp
+        self._encoder: _GifEncoder | _Mp4Encoder | None = None
+        self._shape: tuple[int, ...] = ()
+
+    def write(self, frames: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Append ``(n, H, W, 3)`` frames (or a list of ``(H, W, 3)``), as ``write_video`` takes."""
+        array = _as_frames(frames)
+        if self._shape and array.shape[1:] != self._shape:
+            raise ValueError(
+                f"all frames must have the same size, got {array.shape[1:]} after {self._shape}"
+            )
+        self._shape = array.shape[1:]
+        with _writing(self.path):
+            if self._encoder is None:
+                encoder = _GifEncoder if self.path.suffix.lower() == ".gif" else _Mp4Encoder
+                self._encoder = encoder(self._tmp, self._shape, self.fps)
+            for frame in array:
+                self._encoder.write(frame)
+        self.frames += len(array)
+
+    def _finish(self) -> None:
+        if self._encoder is None:
+            raise ValueError("cannot write a video with zero frames")
+        with _writing(self.path):
+            self._encoder.finish()
+
+    def _close(self) -> None:
+        if self._encoder is not None:
+            self._encoder.close()
+
+
+@contextmanager
+def open_video(path: str | Path, *, fps: float = 8.0) -> Iterator[VideoWriter]:
+    """Write a video chunk by chunk, holding only a few frames however long it gets.
+
+        with open_video("out.gif", fps=8) as video:
+            for chunk in chunks:  # (n, H, W, 3) uint8
+                video.write(chunk)
+
+    The file is the one ``write_video`` makes from all the frames at once. It appears
+    under ``path`` only when the block ends without an error, and is absent (or the
+    previous file is kept) otherwise; no frames at all is a ValueError.
+    """
+    path = _check_output(path, fps)
+    with atomic_output(path) as tmp:
+        writer = VideoWriter(tmp, path, fps)
+        try:
+            yield writer
+            writer._finish()
+        finally:
+            writer._close()
 
 
 def mp4_codec() -> str:
@@ -318,25 +369,123 @@ def _as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(rgb)
 
 
-def _write_gif(tmp: Path, frames: np.ndarray, fps: float) -> None:
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=1000.0 / fps,
-        loop=0,  # loop forever, which is what previews are watched with
-        comment=f"{_GIF_TAG}{fps!r}",
-    )
+def _check_output(path: str | Path, fps: float) -> Path:
+    """``path`` as a Path, once its suffix and ``fps`` are known to be writable."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise KeyvidError(
+            f"{path}: cannot write videos with suffix {suffix!r}; "
+            f"use one of {', '.join(WRITE_SUFFIXES)}"
+        )
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+    return path
 
 
-def _pad_even(frames: np.ndarray) -> np.ndarray:
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failed write (a full disk) into a KeyvidError naming ``path``."""
+    try:
+        yield
+    except (OSError, av.error.FFmpegError) as exc:
+        message = f"{path}: writing the video failed ({exc}); check free disk space"
+        raise KeyvidError(message) from exc
+
+
+class _GifEncoder:
+    """A GIF written segment by segment: Pillow encodes a segment's frames (a palette per
+    frame, only the changed region of each next frame, repeats merged into one longer
+    frame) and the frames are copied under one header. A segment starts with a whole frame.
+    """
+
+    def __init__(self, tmp: Path, shape: tuple[int, ...], fps: float) -> None:
+        h, w = shape[:2]
+        self._size = max(1, min(_GIF_SEGMENT_FRAMES, _GIF_SEGMENT_PIXELS // (h * w)))
+        self._duration = 1000.0 / fps
+        self._segment: list[Image.Image] = []
+        self._file = open(tmp, "wb")  # noqa: SIM115 (closed by finish or close)
+        self._file.write(_gif_header(w, h, fps))
+
+    def write(self, frame: np.ndarray) -> None:
+        # What Pillow does to an RGB frame it saves; done here to keep 1 byte a pixel.
+        self._segment.append(Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE))
+        if len(self._segment) == self._size:
+            self._flush()
+
+    def finish(self) -> None:
+        self._flush()
+        self._file.write(b";")  # the trailer
+        self._file.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _flush(self) -> None:
+        if not self._segment:
+            return
+        first, *rest = self._segment
+        buffer = io.BytesIO()
+        first.save(buffer, format="GIF", save_all=True, append_images=rest, duration=self._duration)
+        self._file.write(_gif_frames(buffer.getvalue()))
+        self._segment = []
+
+
+def _gif_header(width: int, height: int, fps: float) -> bytes:
+    """GIF89a with no global colour table, looping forever, tagged with ``fps``."""
+    screen = struct.pack("<HHBBB", width, height, 0, 0, 0)
+    loop = b"!\xff\x0bNETSCAPE2.0" + _sub_blocks(struct.pack("<BH", 1, 0))
+    return b"GIF89a" + screen + loop + b"!\xfe" + _sub_blocks(f"{_GIF_TAG}{float(fps)!r}".encode())
+
+
+def _sub_blocks(data: bytes) -> bytes:
+    """GIF data sub-blocks: at most 255 bytes each, then a zero-length terminator."""
+    blocks = (data[i : i + 255] for i in range(0, len(data), 255))
+    return b"".join(bytes([len(b)]) + b for b in blocks) + b"\0"
+
+
+def _gif_frames(data: bytes) -> bytes:
+    """The frames of a whole GIF file, ready to append to another GIF: each frame's
+    extensions, image descriptor and data, the global colour table becoming a local one."""
+    flags = data[10]
+    table = data[13 : 13 + _table_bytes(flags)] if flags & 0x80 else b""
+    pos, out = 13 + len(table), bytearray()
+    while data[pos] != 0x3B:  # the trailer
+        if data[pos] == 0x21:  # an extension: introducer, label, sub-blocks
+            end = _after_sub_blocks(data, pos + 2)
+            out += data[pos:end]
+        elif data[pos] == 0x2C:  # an image: descriptor, colour table, LZW code size, data
+            packed = data[pos + 9]
+            if packed & 0x80:
+                start = pos + 10 + _table_bytes(packed)
+                out += data[pos:start]
+            else:
+                start = pos + 10
+                out += data[pos : pos + 9] + bytes([(packed & 0x60) | 0x80 | (flags & 7)]) + table
+            end = _after_sub_blocks(data, start + 1)
+            out += data[start:end]
+        else:
+            raise ValueError(f"unexpected GIF block {data[pos]:#x} at byte {pos}")
+        pos = end
+    return bytes(out)
+
+
+def _table_bytes(packed: int) -> int:
+    return 3 << ((packed & 7) + 1)
+
+
+def _after_sub_blocks(data: bytes, pos: int) -> int:
+    while data[pos]:
+        pos += data[pos] + 1
+    return pos + 1
+
+
+def _pad_even(frame: np.ndarray) -> np.ndarray:
     """Pad the bottom row / right column by replication so H and W are even (yuv420p)."""
-    _, h, w, _ = frames.shape
+    h, w = frame.shape[:2]
     if h % 2 == 0 and w % 2 == 0:
-        return frames
-    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        return frame
+    return np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
 
 
 @functools.cache
@@ -350,23 +499,33 @@ def _pick_mp4_codec() -> str:
     raise KeyvidError("this PyAV build has no MP4 video encoder; write .gif or reinstall `av`")
 
 
-def _write_mp4(tmp: Path, frames: np.ndarray, fps: float) -> None:
-    frames = _pad_even(frames)
-    _, h, w, _ = frames.shape
-    codec = _pick_mp4_codec()
-    rate = Fraction(fps).limit_denominator(1001)
-    # faststart puts the index first, so browsers can start playing before the end arrives.
-    with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+class _Mp4Encoder:
+    """An MP4 encoded frame by frame (the encoder holds a few frames of look-ahead)."""
+
+    def __init__(self, tmp: Path, shape: tuple[int, ...], fps: float) -> None:
+        h, w = shape[0] + shape[0] % 2, shape[1] + shape[1] % 2
+        codec = _pick_mp4_codec()
+        rate = Fraction(fps).limit_denominator(1001)
+        self._time_base, self._index = Fraction(1) / rate, 0
+        # faststart puts the index first, so browsers can start playing before the end arrives.
+        self._out = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._stream = self._out.add_stream(codec, rate=rate)
+        self._stream.width, self._stream.height, self._stream.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
-            stream.options = {"crf": _X264_CRF}
+            self._stream.options = {"crf": _X264_CRF}
         else:
             # No CRF mode: ~0.5 bit per pixel keeps small frames clean.
-            stream.bit_rate = max(1_000_000, int(w * h * float(rate) * 0.5))
-        for index, array in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            frame.pts = index
-            frame.time_base = Fraction(1) / rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))  # flush the encoder's delayed frames
+            self._stream.bit_rate = max(1_000_000, int(w * h * float(rate) * 0.5))
+
+    def write(self, frame: np.ndarray) -> None:
+        picture = av.VideoFrame.from_ndarray(_pad_even(frame), format="rgb24")
+        picture.pts, picture.time_base = self._index, self._time_base
+        self._out.mux(self._stream.encode(picture))
+        self._index += 1
+
+    def finish(self) -> None:
+        self._out.mux(self._stream.encode(None))  # flush the encoder's delayed frames
+        self._out.close()
+
+    def close(self) -> None:
+        self._out.close()

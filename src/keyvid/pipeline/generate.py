@@ -4,6 +4,9 @@
     result = pipe(image, action="squats", frames=32, samples=4, seed=0)
     result.frames      # (4, 33, 64, 64, 3) uint8: the input, then 32 generated frames
 
+    for chunk in pipe.stream(image, action="squats", frames=4096):  # long videos
+        chunk.frames   # (1, n, 64, 64, 3): the next n frames, rendered when asked for
+
 Q(image) -> k0; M(k0, action, z) -> k1:T; T(image, k0, kt) -> frame t. The image
 is encoded by T once per call and frames are rendered in batches. The pipeline
 does not train: it only reads checkpoints.
@@ -11,6 +14,8 @@ does not train: it only reads checkpoints.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +40,8 @@ MAX_GUIDANCE = 20.0  # classifier-free guidance far past MDM's 2.5 only adds noi
 # 128 frames at 64² render at 312 / 290 / 156 / 108 frames/s with batches of
 # 8 / 16 / 32 / 64 on 2 cores (measured); a GPU wants large ones.
 RENDER_BATCH = {"cpu": 8, "cuda": 64}
+# Pixels (samples × frames × H × W) per chunk of a stream: 64 frames of 64², 4 of 256².
+CHUNK_PIXELS = 1 << 18
 
 
 @dataclass
@@ -52,8 +59,54 @@ class Generation:
     action: str | None
 
 
+@dataclass
+class GenerationStream:
+    """Videos rendered chunk by chunk (``Pipeline.stream``), so that memory holds one chunk.
+
+    ``keypoints`` (S, T, K, 2) and ``action`` are there at once: the motion is small and
+    sampled whole. Iterating renders the frames and yields ``Generation`` chunks, the
+    consecutive time slices (S, n, ...) of what ``collect()`` returns; each iteration
+    renders again, with the same result.
+    """
+
+    keypoints: np.ndarray
+    action: str | None
+    image_size: int
+    render: Callable[[], Iterator[Generation]]
+
+    @property
+    def samples(self) -> int:
+        return self.keypoints.shape[0]
+
+    @property
+    def length(self) -> int:
+        """Frames per video, the input included."""
+        return self.keypoints.shape[1]
+
+    def __iter__(self) -> Iterator[Generation]:
+        return self.render()
+
+    def collect(self) -> Generation:
+        """Every chunk in one ``Generation``: what ``Pipeline.__call__`` returns."""
+        s, t, size = self.samples, self.length, self.image_size
+        frames = np.empty((s, t, size, size, 3), dtype=np.uint8)
+        masks = np.empty((s, t, size, size), dtype=np.float32)
+        start = 0
+        for chunk in self:
+            stop = start + chunk.frames.shape[1]
+            frames[:, start:stop], masks[:, start:stop] = chunk.frames, chunk.masks
+            start = stop
+        return Generation(frames=frames, keypoints=self.keypoints, masks=masks, action=self.action)
+
+
 def prepare_image(image: str | Path | Image.Image | np.ndarray, size: int) -> torch.Tensor:
-    """Any image -> (1, 3, size, size) float in [0, 1].
+    """Any image -> (1, 3, size, size) float in [0, 1]: ``square_image`` as a tensor."""
+    x = torch.from_numpy(square_image(image, size))
+    return x.permute(2, 0, 1)[None].float() / 255.0
+
+
+def square_image(image: str | Path | Image.Image | np.ndarray, size: int) -> np.ndarray:
+    """Any image -> (size, size, 3) uint8, as the pipeline sees it.
 
     Files and Pillow images get their EXIF rotation applied, transparency over white and
     greyscale/palette/16-bit made RGB (``keyvid.io.read_image``). A non-square
@@ -71,8 +124,7 @@ def prepare_image(image: str | Path | Image.Image | np.ndarray, size: int) -> to
     square = Image.fromarray(rgb[top : top + side, left : left + side])
     if side != size:
         square = square.resize((size, size), Image.Resampling.BOX if side > size else Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(square, dtype=np.uint8).copy())
-    return x.permute(2, 0, 1)[None].float() / 255.0
+    return np.asarray(square, dtype=np.uint8).copy()
 
 
 class Pipeline:
@@ -155,23 +207,30 @@ class Pipeline:
         ``guidance`` is a diffusion generator's classifier-free guidance scale (None: the
         model's default; 1: the conditioned model alone; higher: more of the action).
         """
-        if self.motion is None:
-            raise KeyvidError(
-                "this checkpoint has no motion generator (stage 1 only); "
-                "train stage 2 or use a pipeline such as synth"
-            )
-        _check_count("frames", frames, MAX_FRAMES)
-        _check_count("samples", samples, 64)
-        if motion_scale is not None and not 0 <= motion_scale <= MAX_MOTION_SCALE:
-            raise KeyvidError(
-                f"motion scale must be from 0 to {MAX_MOTION_SCALE} (1: the model's raw "
-                f"samples), got {motion_scale!r}"
-            )
-        if action is None and self.uses_action:
-            raise KeyvidError(
-                "this model needs an action; choose one of: " + ", ".join(self.actions)
-            )
-        self.check_guidance(guidance)
+        options = {"motion_scale": motion_scale, "guidance": guidance}
+        stream = self.stream(image, action, frames=frames, samples=samples, seed=seed, **options)
+        return stream.collect()
+
+    @torch.inference_mode()
+    def stream(
+        self,
+        image,
+        action: str | int | None = None,
+        *,
+        frames: int = 32,
+        samples: int = 1,
+        seed: int = 0,
+        motion_scale: float | None = None,
+        guidance: float | None = None,
+        chunk: int | None = None,
+    ) -> GenerationStream:
+        """The videos of ``__call__``, rendered ``chunk`` frames at a time while the stream
+        is iterated (default: ``CHUNK_PIXELS`` pixels a chunk), for videos too long to hold.
+
+        The arguments are checked and the motion is sampled here, before any frame; the
+        frames do not depend on ``chunk``.
+        """
+        self._check_request(action, frames, samples, motion_scale, guidance)
         index = self.action_index(action) if action is not None else None
         x = prepare_image(image, self.image_size)  # (1, 3, H, W)
         k0 = self.stage1.detector(x)  # (1, K, 2)
@@ -183,7 +242,7 @@ class Pipeline:
         )  # (S, T, K, 2)
         keypoints = torch.cat([k0s[:, None], future], dim=1)  # (S, frames+1, K, 2)
         name = self.actions[index] if index is not None else None
-        return self._render(x, k0, keypoints, name)
+        return self._stream(x, k0, keypoints, name, chunk)
 
     @torch.inference_mode()
     def animate(self, image, driving: np.ndarray) -> Generation:
@@ -194,6 +253,15 @@ class Pipeline:
         k_t = k0(image) + (k_t(driving) − k_0(driving)), as in First Order Motion
         Model's relative mode, so the image keeps its own shape and position.
         """
+        return self.stream_animate(image, driving).collect()
+
+    @torch.inference_mode()
+    def stream_animate(
+        self, image, driving: np.ndarray, *, chunk: int | None = None
+    ) -> GenerationStream:
+        """``animate``'s video rendered chunk by chunk (see ``stream``). The driving frames
+        are all detected here; ``square_image`` as ``read_video``'s transform keeps a long
+        driving video small in memory without changing the result."""
         if len(driving) == 0:
             raise KeyvidError("the driving video has no frames")
         x = prepare_image(image, self.image_size)
@@ -204,7 +272,7 @@ class Pipeline:
             tracks.append(self.stage1.detector(batch))
         track = torch.cat(tracks)  # (T, K, 2)
         keypoints = (k0 + (track - track[:1]))[None]  # (1, T, K, 2)
-        return self._render(x, k0, keypoints, None)
+        return self._stream(x, k0, keypoints, None, chunk)
 
     @torch.inference_mode()
     def detect(self, image) -> np.ndarray:
@@ -231,7 +299,33 @@ class Pipeline:
         x = prepare_image(image, self.image_size)
         k0 = self.stage1.detector(x)  # (1, K, 2)
         keypoints = torch.cat([k0, targets])[None]  # (1, 1 + N, K, 2)
-        return self._render(x, k0, keypoints, None)
+        return self._stream(x, k0, keypoints, None).collect()
+
+    def _check_request(
+        self,
+        action: str | int | None,
+        frames: int,
+        samples: int,
+        motion_scale: float | None,
+        guidance: float | None,
+    ) -> None:
+        if self.motion is None:
+            raise KeyvidError(
+                "this checkpoint has no motion generator (stage 1 only); "
+                "train stage 2 or use a pipeline such as synth"
+            )
+        _check_count("frames", frames, MAX_FRAMES)
+        _check_count("samples", samples, 64)
+        if motion_scale is not None and not 0 <= motion_scale <= MAX_MOTION_SCALE:
+            raise KeyvidError(
+                f"motion scale must be from 0 to {MAX_MOTION_SCALE} (1: the model's raw "
+                f"samples), got {motion_scale!r}"
+            )
+        if action is None and self.uses_action:
+            raise KeyvidError(
+                "this model needs an action; choose one of: " + ", ".join(self.actions)
+            )
+        self.check_guidance(guidance)
 
     def check_guidance(self, guidance: float | None) -> None:
         """Raise a KeyvidError that says why, unless ``guidance`` (None or a scale) fits."""
@@ -253,15 +347,57 @@ class Pipeline:
         device = next(self.stage1.parameters()).device
         return RENDER_BATCH.get(device.type, RENDER_BATCH["cuda"])
 
+    def _stream(
+        self,
+        x: torch.Tensor,
+        k0: torch.Tensor,
+        keypoints: torch.Tensor,
+        action: str | None,
+        chunk: int | None = None,
+    ) -> GenerationStream:
+        """A stream of ``x`` translated to every keypoint set of (S, T, K, 2)."""
+        if chunk is None:
+            chunk = max(1, CHUNK_PIXELS // (len(keypoints) * self.image_size**2))
+        _check_count("chunk", chunk, MAX_FRAMES + 1)
+        render = functools.partial(self._render, x, k0, keypoints, action, chunk)
+        return GenerationStream(keypoints.float().numpy(), action, self.image_size, render)
+
+    @torch.inference_mode()
     def _render(
-        self, x: torch.Tensor, k0: torch.Tensor, keypoints: torch.Tensor, action: str | None
-    ) -> Generation:
-        """Translate ``x`` to every keypoint set of (S, T, K, 2); frame 0 stays the input."""
-        s, t = keypoints.shape[:2]
+        self,
+        x: torch.Tensor,
+        k0: torch.Tensor,
+        keypoints: torch.Tensor,
+        action: str | None,
+        chunk: int,
+    ) -> Iterator[Generation]:
+        """The frames of ``_translate``, ``chunk`` time steps (of every sample) at a time."""
+        s = len(keypoints)
+        points = keypoints.float().numpy()
+        start = 0
+        for rows in _rebatch(self._translate(x, k0, keypoints), s * chunk):
+            n = len(rows) // s
+            video = rows.view(n, s, *rows.shape[1:]).transpose(0, 1)  # (S, n, 4, H, W)
+            frames = (video[:, :, :3].clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round()
+            yield Generation(
+                frames=frames.to(torch.uint8).contiguous().numpy(),
+                keypoints=points[:, start : start + n],
+                masks=video[:, :, 3].contiguous().numpy(),
+                action=action,
+            )
+            start += n
+
+    def _translate(
+        self, x: torch.Tensor, k0: torch.Tensor, keypoints: torch.Tensor
+    ) -> Iterator[torch.Tensor]:
+        """Image and mask, (n, 4, H, W), per render batch in time order: the input (mask 1)
+        for every sample, then every sample's frame 1, frame 2, ... The batches do not
+        depend on how a stream is chunked, so neither do the frames."""
+        s = len(keypoints)
+        yield torch.cat([x, torch.ones_like(x[:, :1])], dim=1).expand(s, -1, -1, -1)
         translator = self.stage1.translator
         features = translator.encode(x)  # [(1, C, h, w)] per scale: once per call
-        targets = keypoints[:, 1:].reshape(-1, *keypoints.shape[2:])  # (S*(T-1), K, 2)
-        images, masks = [], []
+        targets = keypoints[:, 1:].transpose(0, 1).reshape(-1, *keypoints.shape[2:])
         step = self._render_batch()
         for lo in range(0, len(targets), step):
             kt = targets[lo : lo + step]
@@ -272,21 +408,23 @@ class Pipeline:
                 kt,
                 features=tuple(f.expand(n, -1, -1, -1) for f in features),
             )
-            images.append(out.image)
-            masks.append(out.mask if out.mask is not None else torch.zeros_like(out.image[:, :1]))
-        h = w = self.image_size
-        video = x.expand(s, -1, -1, -1)[:, None]  # (S, 1, 3, H, W): the input alone when T = 1
-        mask = torch.ones(s, 1, 1, h, w)
-        if images:
-            video = torch.cat([video, torch.cat(images).view(s, t - 1, 3, h, w)], dim=1)
-            mask = torch.cat([mask, torch.cat(masks).view(s, t - 1, 1, h, w)], dim=1)
-        frames = (video.clamp(0, 1).permute(0, 1, 3, 4, 2) * 255).round().to(torch.uint8)
-        return Generation(
-            frames=frames.numpy(),
-            keypoints=keypoints.float().numpy(),
-            masks=mask[:, :, 0].numpy(),
-            action=action,
-        )
+            mask = out.mask if out.mask is not None else torch.zeros_like(out.image[:, :1])
+            yield torch.cat([out.image, mask], dim=1)
+
+
+def _rebatch(parts: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """The rows of ``parts`` regrouped into tensors of ``size`` rows (the last may be fewer)."""
+    held: list[torch.Tensor] = []
+    count = 0
+    for part in parts:
+        held.append(part)
+        count += len(part)
+        while count >= size:
+            rows = torch.cat(held)
+            yield rows[:size]
+            held, count = [rows[size:]], count - size
+    if count:
+        yield torch.cat(held)
 
 
 def _check_count(name: str, value: int, maximum: int) -> None:

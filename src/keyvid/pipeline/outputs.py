@@ -1,18 +1,20 @@
 """What a pipeline call made, written out: videos (one per sample or a grid) and keypoints
-JSON (read back by ``load_keypoints_json``)."""
+JSON (read back by ``load_keypoints_json``). A ``GenerationStream`` is written chunk by
+chunk as it renders, so a long video never sits in memory whole."""
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from keyvid.errors import KeyvidError
 from keyvid.io.image import atomic_output
-from keyvid.io.video import WRITE_SUFFIXES, write_video
-from keyvid.pipeline.generate import Generation
-from keyvid.viz import draw_keypoints_video, upscale, video_grid
+from keyvid.io.video import WRITE_SUFFIXES, open_video
+from keyvid.pipeline.generate import Generation, GenerationStream
+from keyvid.viz import draw_keypoints_video, image_grid, upscale
 
 
 def check_output_path(path: Path, suffixes: tuple[str, ...] = WRITE_SUFFIXES) -> None:
@@ -38,16 +40,21 @@ def sample_paths(out: Path, samples: int) -> list[Path]:
 
 def render_videos(result: Generation, *, overlay: bool = False, scale: int = 1) -> np.ndarray:
     """(S, T, H·scale, W·scale, 3) uint8 videos, with keypoints drawn when ``overlay``."""
-    videos = [upscale(v, scale) if scale > 1 else v for v in result.frames]
-    if overlay:
-        videos = [
-            draw_keypoints_video(v, kp) for v, kp in zip(videos, result.keypoints, strict=True)
-        ]
-    return np.stack(videos)
+    pairs = zip(result.frames, result.keypoints, strict=True)
+    return np.stack([view_frames(v, kp, overlay=overlay, scale=scale) for v, kp in pairs])
+
+
+def view_frames(
+    frames: np.ndarray, keypoints: np.ndarray, *, overlay: bool = False, scale: int = 1
+) -> np.ndarray:
+    """(N, H, W, 3) frames enlarged ``scale`` times, with their (N, K, 2) keypoints drawn
+    when ``overlay``: the frames of one video or one time step of several."""
+    frames = upscale(frames, scale) if scale > 1 else frames
+    return draw_keypoints_video(frames, keypoints) if overlay else frames
 
 
 def save_videos(
-    result: Generation,
+    result: Generation | GenerationStream,
     out: str | Path,
     *,
     grid: bool = False,
@@ -55,32 +62,53 @@ def save_videos(
     scale: int = 1,
     fps: float = 8.0,
 ) -> list[Path]:
-    """Write each sample to its own file (see ``sample_paths``) or all side by side to ``out``."""
+    """Write each sample to its own file (see ``sample_paths``) or all side by side to ``out``.
+
+    Frames go to the files one time step at a time, and a stream renders as it is
+    written: memory does not grow with the length of the videos. The files appear
+    together at the end, or none does if anything fails.
+    """
     out = Path(out)
-    videos = render_videos(result, overlay=overlay, scale=scale)
-    if grid:
-        return [write_video(out, video_grid(list(videos), ncols=len(videos)), fps=fps)]
-    paths = sample_paths(out, len(videos))
-    return [write_video(p, v, fps=fps) for p, v in zip(paths, videos, strict=True)]
+    paths = [out] if grid else sample_paths(out, len(result.keypoints))
+    chunks = [result] if isinstance(result, Generation) else result
+    with ExitStack() as files:
+        videos = [files.enter_context(open_video(path, fps=fps)) for path in paths]
+        for chunk in chunks:
+            for t in range(chunk.frames.shape[1]):
+                cells = view_frames(
+                    chunk.frames[:, t], chunk.keypoints[:, t], overlay=overlay, scale=scale
+                )
+                frames = [image_grid(cells, ncols=len(cells))] if grid else cells
+                for video, frame in zip(videos, frames, strict=True):
+                    video.write(frame[None])
+    return paths
 
 
-def save_keypoints_json(result: Generation, path: str | Path) -> Path:
+def save_keypoints_json(result: Generation | GenerationStream, path: str | Path) -> Path:
     """Keypoint sequences as JSON: ``keypoints[sample][frame][k] = [x, y]`` in [-1, 1]."""
     return write_keypoints_json(result.keypoints, path, action=result.action)
 
 
 def write_keypoints_json(keypoints: np.ndarray, path: str | Path, *, action=None) -> Path:
-    """(S, T, K, 2) keypoints in the format ``load_keypoints_json`` reads."""
+    """(S, T, K, 2) keypoints in the format ``load_keypoints_json`` reads.
+
+    The samples are turned into text one at a time (64 samples of 4097 frames would
+    take hundreds of MB as Python lists); the file is ``json.dumps`` of the whole.
+    """
     path = Path(path)
     doc = {
         "action": action,
         "coordinates": "(x, y) in [-1, 1]: -1 is the centre of the first pixel, "
         "+1 the centre of the last (grid_sample, align_corners=True)",
         "frame_0": "the input image",
-        "keypoints": np.round(np.asarray(keypoints, dtype=np.float64), 5).tolist(),
+        "keypoints": [],
     }
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(doc) + "\n")
+    head = json.dumps(doc)[: -len("[]}")]
+    with atomic_output(path) as tmp, tmp.open("w") as file:
+        file.write(head + "[")
+        for i, sample in enumerate(np.asarray(keypoints, dtype=np.float64)):
+            file.write((", " if i else "") + json.dumps(np.round(sample, 5).tolist()))
+        file.write("]}\n")
     return path
 
 
