@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,13 +77,27 @@ def test_animate_over_http(server):
 
 def test_detect_then_edit_over_http(server):
     _, client, image, _, _ = server
-    shown, table = client.predict(handle_file(str(image)), api_name="/detect")
-    assert read_image(shown).shape == (SHOWN, SHOWN, 3)
+    view, table = client.predict(handle_file(str(image)), api_name="/detect")
+    assert read_data_url(view["image"]).shape == (SHOWN, SHOWN, 3) and view["size"] == SHOWN
     rows = table["data"]
-    assert len(rows) == NUM_KEYPOINTS
+    assert len(rows) == NUM_KEYPOINTS == len(view["points"])
+    for (k, x, y), point in zip(rows, view["points"], strict=True):  # pixels of the view
+        pixel = (np.array([x, y]) + 1) / 2 * (SHOWN - 1)
+        assert point["k"] == k and np.allclose([point["x"], point["y"]], pixel, atol=0.01)
     moved = {"headers": table["headers"], "data": [[i, x + 0.3, y] for i, x, y in rows]}
     edited = client.predict(handle_file(str(image)), moved, api_name="/edit")
     assert read_image(edited).shape == (SHOWN, SHOWN, 3)
+
+
+def read_data_url(url: str) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    head, data = url.split(",", 1)
+    assert head == "data:image/png;base64"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
 
 
 def test_bad_input_is_a_message_and_the_server_keeps_serving(server):
@@ -124,6 +139,44 @@ def test_a_headless_browser_renders_the_three_tabs(server, tmp_path):
     dom.write_text(html.stdout)
 
 
+def test_a_person_clicks_through_the_three_tabs_in_chromium(server):
+    """Selenium drives Debian's chromium (+ chromium-driver) through the page as a person
+    would: Predict, Animate, and Edit keypoints with a drag, a click and Render. Asserts on
+    the DOM (an image appears, the keypoint table changes), never on pixels."""
+    from tests import web_browser
+
+    if reason := web_browser.missing():
+        pytest.skip(f"the selenium browser test cannot run: {reason}")
+    url, client, image, driving, _ = server
+    with web_browser.chrome() as driver:
+        page = web_browser.Page(driver, url)
+        page.open()
+        assert page.predict(image, "squats").endswith(".gif")
+        assert page.animate(image, driving).endswith(".gif")
+        table = page.detect(image)
+        assert [row[0] for row in table] == list(range(NUM_KEYPOINTS))
+        _, scale, size = page.view()
+        assert size == SHOWN and scale > 1  # the view is drawn larger than its pixels
+        # Drag the last keypoint (its handle is drawn on top: the untrained detector puts
+        # them all near the centre) to (-0.5, 0.5): the table says where it was dropped.
+        last = NUM_KEYPOINTS - 1
+        dragged = page.move_keypoint(last, (-0.5, 0.5), drag=True)
+        tolerance = 2 / scale * 2 / (SHOWN - 1)  # 2 CSS pixels, in normalised units
+        assert dragged[last][1:] == pytest.approx([-0.5, 0.5], abs=tolerance)
+        assert dragged[:last] == table[:last]
+        # Choose keypoint 1 by number, click where it should go: on a spot no handle covers.
+        spots = [(0.5, -0.5), (-0.5, -0.5), (0.5, 0.5), (0.0, -0.8)]
+        free = [s for s in spots if all(abs(s[0] - x) + abs(s[1] - y) > 0.2 for _, x, y in dragged)]
+        placed = page.move_keypoint(1, free[0], drag=False)
+        assert placed[1][1:] == pytest.approx(list(free[0]), abs=tolerance)
+        assert placed[:1] + placed[2:] == dragged[:1] + dragged[2:]
+        rendered = page.render()  # posed as the table says: the API's answer for that table
+        moved = {"headers": ["keypoint", "x", "y"], "data": placed}
+        expected = client.predict(handle_file(str(image)), moved, api_name="/edit")
+        with urllib.request.urlopen(rendered, timeout=30) as response:
+            assert response.read() == Path(expected).read_bytes()
+
+
 def test_no_file_outside_the_outputs_is_served(server):
     import urllib.error
     import urllib.request
@@ -143,18 +196,24 @@ def test_no_file_outside_the_outputs_is_served(server):
         assert "root:" not in body, path
 
 
-def test_a_click_on_the_overlay_moves_the_chosen_keypoint(server):
+def test_a_click_or_a_drag_on_the_view_moves_a_keypoint(server):
     from types import SimpleNamespace
 
     from keyvid.web import WebDemo
 
     _, _, image, _, folder = server
     demo = WebDemo(str(folder / "pipeline"))
-    shown, table = demo.detect(str(image))
-    assert shown.shape == (SHOWN, SHOWN, 3) and len(table) == NUM_KEYPOINTS
+    view, table = demo.detect(str(image))
+    assert view["size"] == SHOWN and len(table) == NUM_KEYPOINTS
     click = SimpleNamespace(index=(SHOWN - 1, 0))  # the top-right pixel of the shown image
-    _, moved = demo.move(str(image), table, 2, click)
+    view, moved = demo.move(str(image), table, 2, click)
     assert moved[2][1:] == [1.0, -1.0] and moved[:2] == table[:2] and moved[3:] == table[3:]
+    assert (view["points"][2]["x"], view["points"][2]["y"]) == (SHOWN - 1, 0)
+    drag = SimpleNamespace(keypoint=1, index=((SHOWN - 1) / 2, SHOWN - 1))  # to the bottom middle
+    _, dragged = demo.drag(str(image), moved, drag)
+    assert dragged[1][1:] == [0.0, 1.0] and dragged[2:] == moved[2:]
+    points = demo.view(str(image), dragged)["points"]  # the table edited by hand, shown
+    assert [(p["x"], p["y"]) for p in points[1:3]] == [((SHOWN - 1) / 2, SHOWN - 1), (SHOWN - 1, 0)]
 
 
 LIMIT = 4  # --max-frames of the limited server: fewer than the driving video's 6 frames

@@ -13,6 +13,8 @@ page or an API error, and the server keeps serving.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import tempfile
 import uuid
@@ -23,12 +25,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from keyvid.errors import KeyvidError
 from keyvid.io import read_image, read_video, write_image, write_video
 from keyvid.pipeline.generate import MAX_FRAMES, Pipeline, prepare_image
 from keyvid.pipeline.outputs import render_videos, write_keypoints_json
-from keyvid.viz import draw_keypoints_video, upscale, video_grid
+from keyvid.viz import keypoint_colors, upscale, video_grid
 
 MAX_UPLOAD = "20mb"  # an image or a short clip; larger uploads are refused by the server
 VIEW_SCALE = 4  # 64×64 frames shown at 256×256
@@ -102,13 +105,15 @@ class WebDemo:
         return str(write_video(self._path(".gif"), video, fps=8))
 
     def detect(self, image):
-        """Image -> (image with numbered keypoints, table of their coordinates)."""
+        """Image -> (the Keypoints view: the image and its numbered keypoints, table of
+        their coordinates). The view is ``{"image": PNG data URL, "size": its pixels,
+        "points": [{"k", "x", "y", "color"}]}``, ``x, y`` in pixels of that image."""
         image = _require_image(image)
         points = self.pipe.detect(image)
-        return self._overlay(image, points), _table(points)
+        return self._view(image, points), _table(points)
 
     def move(self, image, table, index, event: gr.SelectData):
-        """A click on the overlay puts keypoint ``index`` there."""
+        """A click on the Keypoints view (pixel ``event.index``) puts keypoint ``index`` there."""
         image = _require_image(image)
         points = _points(table, self.pipe.stage1.detector.config.num_keypoints)
         size = self.pipe.image_size * VIEW_SCALE
@@ -117,7 +122,16 @@ class WebDemo:
         if not 0 <= index < len(points):
             raise gr.Error(f"keypoint index must be 0 to {len(points) - 1}")
         points[index] = (2 * x / (size - 1) - 1, 2 * y / (size - 1) - 1)
-        return self._overlay(image, points), _table(points)
+        return self._view(image, points), _table(points)
+
+    def drag(self, image, table, event: gr.EventData):
+        """Keypoint ``event.keypoint`` dragged on the Keypoints view to pixel ``event.index``."""
+        return self.move(image, table, event.keypoint, event)
+
+    def view(self, image, table):
+        """The Keypoints view of the table as edited by hand."""
+        image = _require_image(image)
+        return self._view(image, _points(table, self.pipe.stage1.detector.config.num_keypoints))
 
     def edit(self, image, table):
         """Image + edited keypoint table -> the image posed as the table says."""
@@ -130,13 +144,85 @@ class WebDemo:
         frame = upscale(result.frames[0, 1:], VIEW_SCALE)[0]
         return str(write_image(self._path(".png"), frame))
 
-    def _overlay(self, image, points: np.ndarray) -> np.ndarray:
+    def _view(self, image, points: np.ndarray) -> dict:
         x = prepare_image(image, self.pipe.image_size)[0].permute(1, 2, 0).numpy()
-        frame = upscale((x * 255).round().astype(np.uint8)[None], VIEW_SCALE)
-        return draw_keypoints_video(frame, points[None])[0]
+        frame = upscale((x * 255).round().astype(np.uint8)[None], VIEW_SCALE)[0]
+        png = io.BytesIO()
+        Image.fromarray(frame).save(png, format="PNG")
+        size = frame.shape[0]
+        pixels = (points + 1) / 2 * (size - 1)  # keyvid.coords: -1/+1 = first/last pixel centre
+        colors = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in keypoint_colors(len(points)).tolist()]
+        return {
+            "image": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+            "size": size,
+            "points": [
+                {"k": k, "x": round(float(px), 2), "y": round(float(py), 2), "color": color}
+                for k, ((px, py), color) in enumerate(zip(pixels, colors, strict=True))
+            ],
+        }
 
 
 _FRAMES_FLAG = " (keyvid serve --max-frames)"
+
+# The Keypoints view of the Edit tab: a gr.HTML block (no frontend build) that draws
+# ``WebDemo._view``'s image with its keypoints as SVG handles. Dragging a handle sends
+# "drag" {keypoint, index: pixel}; a click elsewhere on the image sends "select" {index:
+# pixel}, as a click on a gr.Image does. Python moves the keypoint and answers with the
+# view and the table, so the table stays the one source of the keypoints.
+_VIEW_HTML = """${value ? `<div class="kp-view"><img src="${value.image}" alt="the image"
+ draggable="false"><svg viewBox="-0.5 -0.5 ${value.size} ${value.size}">${value.points.map(
+ (p) => `<g class="kp" data-k="${p.k}" transform="translate(${p.x} ${p.y})"><circle
+ r="${value.size / 40}" fill="${p.color}"/><text x="${value.size / 32}" y="${-value.size / 40}"
+ font-size="${value.size / 16}">${p.k}</text></g>`).join("")}</svg></div>`
+ : `<p class="kp-empty">Upload an image and press Detect keypoints.</p>`}"""
+_VIEW_CSS = """
+.kp-view { position: relative; width: 100%; max-width: 512px; line-height: 0; user-select: none; }
+.kp-view img { width: 100%; image-rendering: pixelated; }
+.kp-view svg { position: absolute; inset: 0; width: 100%; height: 100%; overflow: visible;
+  touch-action: none; cursor: crosshair; }
+.kp { cursor: grab; }
+.kp circle { stroke: #141414; stroke-width: 1.5px; vector-effect: non-scaling-stroke; }
+.kp text { fill: #fff; stroke: #141414; stroke-width: 3px; paint-order: stroke;
+  font-family: sans-serif; font-weight: bold; }
+.kp-empty { padding: 2em 1em; color: var(--body-text-color-subdued); }
+"""
+_VIEW_JS = """
+let drag = null;
+const clamp = (v) => Math.min(props.value.size - 1, Math.max(0, v));
+const pixel = (svg, e) => {  // the image pixel under the pointer
+  const box = svg.getBoundingClientRect(), size = props.value.size;
+  return [((e.clientX - box.left) / box.width) * size - 0.5,
+          ((e.clientY - box.top) / box.height) * size - 0.5];
+};
+const target = (e) => {  // where the pointer puts the dragged keypoint, or the clicked pixel
+  const [x, y] = pixel(drag.svg, e);
+  return drag.handle ? [clamp(drag.at[0] + x - drag.from[0]), clamp(drag.at[1] + y - drag.from[1])]
+                     : [clamp(x), clamp(y)];
+};
+element.addEventListener("pointerdown", (e) => {
+  const svg = e.target.closest("svg");
+  if (!svg || !props.value || e.button !== 0) return;
+  e.preventDefault();
+  svg.setPointerCapture(e.pointerId);
+  const handle = e.target.closest(".kp"), k = handle ? Number(handle.dataset.k) : null;
+  const point = handle ? props.value.points[k] : null;
+  drag = { svg, handle, k, at: point && [point.x, point.y], from: pixel(svg, e), moved: false };
+});
+element.addEventListener("pointermove", (e) => {
+  if (!drag || !drag.handle) return;
+  const [x, y] = target(e);
+  drag.handle.setAttribute("transform", `translate(${x} ${y})`);
+  drag.moved = true;
+});
+element.addEventListener("pointerup", (e) => {
+  if (!drag) return;
+  const index = target(e), { handle, k, moved } = drag;
+  drag = null;
+  if (!handle) trigger("select", { index, value: null });
+  else if (moved) trigger("drag", { keypoint: k, index, value: null });
+});
+element.addEventListener("pointercancel", () => { drag = null; });
+"""
 
 
 def _check_limit(name: str, value: int, maximum: int) -> None:
@@ -241,10 +327,12 @@ def build_app(
         with gr.Tab("Predict"):
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Image", type="filepath", sources=["upload"])
+                    image = gr.Image(
+                        label="Image", type="filepath", sources=["upload"], elem_id="predict-image"
+                    )
                     action = gr.Dropdown(
                         list(pipe.actions), value=pipe.actions[0], label="Action",
-                        visible=pipe.uses_action,
+                        visible=pipe.uses_action, elem_id="predict-action",
                     )  # fmt: skip
                     frames = _count_slider(
                         1, max_frames, value=min(32, max_frames), label="Frames", flag=_FRAMES_FLAG
@@ -259,7 +347,7 @@ def build_app(
                     )  # fmt: skip
                     run = gr.Button("Generate", variant="primary")
                 with gr.Column():
-                    video = gr.Image(label="Video (GIF)", type="filepath")
+                    video = gr.Image(label="Video (GIF)", type="filepath", elem_id="predict-video")
                     files = gr.File(
                         label="Download (GIF, MP4, keypoints JSON)", file_count="multiple"
                     )
@@ -273,35 +361,53 @@ def build_app(
         with gr.Tab("Animate"):
             with gr.Row():
                 with gr.Column():
-                    a_image = gr.Image(label="Image", type="filepath", sources=["upload"])
-                    driving = gr.File(label="Driving video", file_types=["video", ".gif"])
+                    a_image = gr.Image(
+                        label="Image", type="filepath", sources=["upload"], elem_id="animate-image"
+                    )
+                    driving = gr.File(
+                        label="Driving video", file_types=["video", ".gif"],
+                        elem_id="animate-driving",
+                    )  # fmt: skip
                     a_overlay = gr.Checkbox(False, label="Show keypoints")
                     a_run = gr.Button("Animate", variant="primary")
-                a_video = gr.Image(label="Video (GIF)", type="filepath")
+                a_video = gr.Image(label="Video (GIF)", type="filepath", elem_id="animate-video")
             a_run.click(demo.animate, [a_image, driving, a_overlay], a_video,
                         api_name="animate", **model)  # fmt: skip
         with gr.Tab("Edit keypoints"):
             gr.Markdown(
-                "Detect the keypoints, then move them: pick a keypoint number and click where "
-                "it should go, or edit its x, y (in [-1, 1]) in the table. Render poses the "
+                "Detect the keypoints, then move them: drag one on the image, or pick a keypoint "
+                "number and click where it should go, or edit its x, y (in [-1, 1]) in the "
+                "table. Render poses the "
                 "image as the keypoints say (move them all to move the object, one to move a "
                 "part, off the image to remove it)."
             )
             with gr.Row():
                 with gr.Column():
-                    e_image = gr.Image(label="Image", type="filepath", sources=["upload"])
+                    e_image = gr.Image(
+                        label="Image", type="filepath", sources=["upload"], elem_id="edit-image"
+                    )
                     detect = gr.Button("Detect keypoints")
-                    index = gr.Number(0, precision=0, label="Keypoint to move on click")
+                    index = gr.Number(
+                        0, precision=0, label="Keypoint to move on click", elem_id="edit-index"
+                    )
                 with gr.Column():
-                    shown = gr.Image(label="Keypoints (click to move)", type="numpy")
+                    shown = gr.HTML(
+                        None, label="Keypoints (drag them, or click to place the chosen one)",
+                        show_label=True, container=True, html_template=_VIEW_HTML,
+                        css_template=_VIEW_CSS, js_on_load=_VIEW_JS, apply_default_css=False,
+                        elem_id="edit-keypoints",
+                    )  # fmt: skip
                     table = gr.Dataframe(
                         headers=["keypoint", "x", "y"], datatype=["number"] * 3,
-                        label="Keypoints", interactive=True,
+                        label="Keypoints", interactive=True, elem_id="edit-table",
                     )  # fmt: skip
                     render = gr.Button("Render", variant="primary")
-                    edited = gr.Image(label="Edited", type="filepath")
+                    edited = gr.Image(label="Edited", type="filepath", elem_id="edit-edited")
             detect.click(demo.detect, e_image, [shown, table], api_name="detect", **model)
-            shown.select(demo.move, [e_image, table, index], [shown, table])  # no model: no wait
+            # Moving keypoints runs no model: no wait in its queue.
+            shown.select(demo.move, [e_image, table, index], [shown, table])
+            shown.drag(demo.drag, [e_image, table], [shown, table])
+            table.input(demo.view, [e_image, table], shown)
             render.click(demo.edit, [e_image, table], edited, api_name="edit", **model)
     # A full queue answers HTTP 503: gradio_client raises QueueError("Queue is full! Please
     # try again."), the page says "This application is currently busy. Please try again."
