@@ -114,7 +114,7 @@ def synth(options: RecipeOptions) -> list[Step]:
     """The shipped synth models: data, stage 1 in three phases, pseudo-labels, stage 2 with
     and without the action (travel calibration happens at their checkpoints:
     ``calibrate_travel`` in configs/synth_stage2.yaml), the classifier, bundles, evaluation.
-    The diffusion motion generator (configs/synth_diffusion.yaml) is trained, bundled and
+    The diffusion motion generator (configs/synth_diffusion_stage2.yaml) is trained, bundled and
     evaluated beside the cVAE on the same pseudo-labels (``model-diffusion``)."""
     tiny = options.tiny
     s1, s2, clf = (TINY_STAGE1, TINY_STAGE2, TINY_CLASSIFIER) if tiny else ((), (), ())
@@ -135,7 +135,7 @@ def synth(options: RecipeOptions) -> list[Step]:
     phase2 = (*translator, "init_from={out}/stage1-keypoints")
     phase3 = (*translator, "init_from={out}/stage1-translator", "log.eval_every=0")
     stage1, stage2, diffusion, classifier = (
-        CONFIGS / f"synth{s}.yaml" for s in ("", "_stage2", "_diffusion", "_classifier")
+        CONFIGS / f"synth{s}.yaml" for s in ("", "_stage2", "_diffusion_stage2", "_classifier")
     )
     motion = (*data_root("{out}/data"), "stage1={out}/stage1-translator-long", *s2)  # stage 2
     stage1_runs = ["stage1-keypoints", "stage1-translator", "stage1-translator-long"]

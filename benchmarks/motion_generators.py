@@ -1,0 +1,175 @@
+"""The cVAE against the diffusion motion generator (issue 23), on one split.
+
+For each setting, every test video's first frame -> generated videos (1 sample seeded by
+the video's index for the accuracy, as in `keyvid evaluate`; a second seed for diversity),
+read by the in-domain classifier. Reported per setting:
+
+- accuracy: the classifier's action accuracy of the generated videos (per action too);
+- travel: per action, mean |k_t - k0| of the samples over that of Q's keypoints on the
+  real video (1 = moves as far as the real motion; the issue asks for ±10 %);
+- diversity: mean |sample_1 - sample_2| of two samples of one input (keypoint units);
+- ms/sequence: one 32-frame keypoint sequence for one input, median of 20 (2 threads).
+
+Choices (the guidance scale) are made on the development and validation splits:
+
+    python -m benchmarks.motion_generators --data /work/data/val8 --diffusion RUN \
+        --guidance 1,2.5,4 --name motion_generators_val8
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from benchmarks.common import print_table, write_result
+from keyvid.data.datasets import frames_to_tensor
+from keyvid.data.format import PreparedDataset
+from keyvid.evaluation.generation import evaluation_windows
+from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
+from keyvid.models.load import load_classifier
+from keyvid.pipeline.generate import Pipeline, prepare_image
+
+DIVERSITY_SEED = 10_000  # the second sample of video i is seeded by i + this
+
+
+def measure(
+    pipe: Pipeline,
+    classifier,
+    data: PreparedDataset,
+    sampling: dict,
+    max_videos: int | None,
+) -> dict:
+    """Accuracy, per-action travel ratio and diversity of one sampling setting."""
+    length = pipe.motion.config.length + 1
+    videos, labels, travel, real_travel, diversity = [], [], [], [], []
+    for index, (window, action) in enumerate(evaluation_windows(data, length)):
+        if max_videos is not None and index >= max_videos:
+            break
+        first = pipe(window[0], action, frames=length - 1, seed=index, **sampling)
+        videos.append(frames_to_tensor(first.frames[0]))  # (L, 3, H, W)
+        labels.append(action)
+        kp = torch.from_numpy(first.keypoints)  # (1, L, K, 2)
+        second = keypoints_only(
+            pipe, kp[:, 0], action, length - 1, index + DIVERSITY_SEED, sampling
+        )
+        real = detect(pipe, window)  # (L, K, 2): Q on the real video
+        travel.append(float((kp[0, 1:] - kp[0, :1]).abs().mean()))
+        real_travel.append(float((real[1:] - real[:1]).abs().mean()))
+        diversity.append(float((kp[:, 1:] - second).abs().mean()))
+    logits, _ = classify(classifier, videos)
+    target = torch.tensor(labels)
+    per_class = per_class_accuracy(logits, target, len(data.actions))
+    labels_np, travel_np, real_np = np.array(labels), np.array(travel), np.array(real_travel)
+    ratio = {
+        name: float(travel_np[labels_np == a].mean() / real_np[labels_np == a].mean())
+        for a, name in enumerate(data.actions)
+        if (labels_np == a).any()
+    }
+    return {
+        "accuracy": accuracy(logits, target),
+        "per_class": dict(zip(data.actions, per_class, strict=True)),
+        "travel": ratio,
+        "travel_mean": float(travel_np.mean() / real_np.mean()),
+        "diversity": float(np.mean(diversity)),
+        "videos": len(labels),
+    }
+
+
+@torch.inference_mode()
+def keypoints_only(
+    pipe: Pipeline, k0: torch.Tensor, action: int, frames: int, seed: int, sampling: dict
+) -> torch.Tensor:
+    """The keypoints ``pipe`` would sample with ``seed`` (as ``Pipeline.__call__`` draws
+    them), without rendering: (1, frames, K, 2)."""
+    act = torch.tensor([action]) if pipe.uses_action else None
+    rng = torch.Generator().manual_seed(seed)
+    options = {"scale": sampling.get("motion_scale"), "guidance": sampling.get("guidance")}
+    return pipe.motion.sample(k0, act, frames, rng, **options)
+
+
+@torch.inference_mode()
+def detect(pipe: Pipeline, window: np.ndarray) -> torch.Tensor:
+    """Q's keypoints on every frame of a (L, H, W, 3) window: (L, K, 2)."""
+    frames = torch.cat([prepare_image(f, pipe.image_size) for f in window])
+    return pipe.stage1.detector(frames)
+
+
+def sequence_ms(pipe: Pipeline, sampling: dict, repeats: int = 20) -> float:
+    """Milliseconds for one 32-frame keypoint sequence of one input (motion only)."""
+    k = pipe.motion.config.num_keypoints
+    k0 = torch.zeros(1, k, 2)
+    action = torch.zeros(1, dtype=torch.long) if pipe.uses_action else None
+    keep = {k: v for k, v in sampling.items() if k == "guidance"}
+    times = []
+    for i in range(repeats + 2):
+        start = time.perf_counter()
+        pipe.motion.sample(k0, action, 32, torch.Generator().manual_seed(i), **keep)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times[2:])  # the first two warm up
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="prepared synthetic dataset (test split)")
+    parser.add_argument("--cvae", default="synth", help="the cVAE pipeline (default: synth)")
+    parser.add_argument("--diffusion", required=True, help="diffusion stage-2 run or pipeline")
+    parser.add_argument("--guidance", default="1,2.5", help="guidance scales to try")
+    parser.add_argument("--classifier", default="synth-classifier")
+    parser.add_argument("--max-videos", type=int)
+    parser.add_argument("--skip-cvae", action="store_true", help="only the diffusion settings")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--name", default="motion_generators", help="results/<name>.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cvae = Pipeline.from_pretrained(args.cvae)
+    diffusion = Pipeline.from_pretrained(args.diffusion)
+    classifier, _ = load_classifier(args.classifier)
+    data = PreparedDataset(args.data, "test")
+    settings = (
+        []
+        if args.skip_cvae
+        else [
+            ("cVAE raw (scale 1)", cvae, {"motion_scale": 1.0}),
+            ("cVAE travel-calibrated", cvae, {}),
+        ]
+    )
+    settings += [
+        (f"diffusion raw, guidance {g}", diffusion, {"guidance": float(g)})
+        for g in args.guidance.split(",")
+    ]
+    rows, details = [], {}
+    for label, pipe, sampling in settings:
+        start = time.time()
+        m = measure(pipe, classifier, data, sampling, args.max_videos)
+        details[label] = m
+        rows.append(
+            {
+                "setting": label,
+                "accuracy": round(m["accuracy"], 4),
+                "travel": round(m["travel_mean"], 3),
+                "travel min": round(min(m["travel"].values()), 3),
+                "travel max": round(max(m["travel"].values()), 3),
+                "diversity": round(m["diversity"], 4),
+                "ms/sequence": round(sequence_ms(pipe, sampling), 1),
+                "seconds": round(time.time() - start),
+            }
+        )
+        print(rows[-1], flush=True)
+    print_table(rows, list(rows[0]))
+    write_result(
+        args.name,
+        rows,
+        data=args.data,
+        videos=rows and details[rows[0]["setting"]]["videos"],
+        cvae=args.cvae,
+        diffusion=args.diffusion,
+        details=details,
+    )
+
+
+if __name__ == "__main__":
+    main()
