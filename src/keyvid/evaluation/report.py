@@ -316,10 +316,12 @@ def _motion_metrics(
         "diversity": "diversity needs at least 2 sequences",
         "multimodality": "multimodality needs an action with at least 2 sequences",
     }
+    # A figure the set is too small for is left out with a warning, as a small-sample
+    # caveat: the section itself was computed, so the report is not partial for it.
     for row, metrics in motion.items():
         for name, why in needs.items():
             if name not in metrics and not (name == "fid" and row == MOTION_REFERENCE):
-                skipped[f"motion_{name}:{row}"] = why
+                warnings.append(f"motion {name} of {row} left out: {why}")
     fewest = min(m["sequences"] for m in motion.values())
     dims = classifier.config.features
     if fewest <= dims:
