@@ -133,7 +133,8 @@ def test_demo_writes_a_grid_and_a_storyboard_per_actor(models, tmp_path, capsys)
     args = ["demo", "--checkpoint", str(models.pipeline), "--out", str(out)]
     assert main([*args, "--actors", "1", "--samples", "1", "--frames", "4"]) == 0
     printed = capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["actor0.gif", "actor0_storyboard.png"]
+    names = ["actor0.gif", "actor0.mp4", "actor0_storyboard.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
     assert f"demo written to {out.resolve()}" in printed
     video = read_video(out / "actor0.gif")
     assert len(video) == 5  # the input, then 4 frames
@@ -146,7 +147,8 @@ def test_demo_compare_adds_real_against_generated(models, tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--checkpoint", str(models.pipeline), "--actors", "1", "--samples", "1"]
     assert main([*args, "--frames", "4", "--out", str(out), "--compare"]) == 0
-    files = ["actor0.gif", "actor0_compare.gif", "actor0_compare.png", "actor0_storyboard.png"]
+    files = ["actor0.gif", "actor0.mp4", "actor0_compare.gif", "actor0_compare.mp4"]
+    files += ["actor0_compare.png", "actor0_storyboard.png"]
     assert sorted(p.name for p in out.iterdir()) == files
     printed = capsys.readouterr().out.split()
     assert all(str(out / name) in printed for name in files)

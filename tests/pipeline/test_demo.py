@@ -1,4 +1,5 @@
-"""`keyvid demo`'s real-against-generated comparison (``compare_actions``) on a tiny model."""
+"""`keyvid demo`'s files (``make_demo``: GIF, MP4, storyboard) and its real-against-generated
+comparison (``compare_actions``) on a tiny model."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import pytest
 from keyvid.data.actions import PENN_ACTIONS
 from keyvid.data.synth import render_video
 from keyvid.errors import KeyvidError
-from keyvid.io import read_image, read_video
+from keyvid.io import read_image, read_video, read_video_fps, write_video
 from keyvid.pipeline.demo import (
     PAIR_GAP,
+    actor_demo,
     actor_seed,
     compare_actions,
+    compare_grid,
     compare_videos,
     demo_actors,
+    make_demo,
     synthetic_actions,
 )
 from keyvid.pipeline.generate import Pipeline
@@ -25,6 +29,16 @@ S = IMAGE_SIZE
 PAD = 2  # keyvid.viz.image_grid's default padding around every cell
 FRAMES = 4  # storyboard columns: frames 0 and 4
 SEED = 3
+# A demo GIF against the frames it was made from, in levels of 255: measured mean 1.5,
+# max 13 here (the compare GIF: 1.4, 17); on the shipped model's three actors mean
+# 2.2-2.9, max 30-52 (a palette per frame, as before: mean 2.0-2.8, max 133-161).
+# MP4: mean 1.4 here, 1.9-2.3 on the shipped model (its maximum is at coloured edges,
+# where yuv420p halves the colour resolution, so it is not bounded here).
+GIF_MEAN_ERROR, GIF_MAX_ERROR, MP4_MEAN_ERROR = 4.0, 64, 4.0
+# The demo's GIF over the same frames written with a palette per frame, as the demo
+# wrote them before: 0.39 here, 0.20-0.21 on the shipped model's actors (1.0-1.4 MB,
+# was 4.7-6.8 MB).
+GIF_SIZE_RATIO = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +49,46 @@ def pipe(tmp_path_factory):
 @pytest.fixture(scope="module")
 def videos(pipe):
     return compare_videos(pipe, 1, frames=FRAMES, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def demo(pipe, tmp_path_factory):
+    """(folder, files written, the animated grid and storyboard they were made from)."""
+    out = tmp_path_factory.mktemp("demo")
+    paths = make_demo(pipe, out, actors=1, samples=2, frames=2 * FRAMES, seed=SEED, progress=False)
+    image = demo_actors(1, seed=SEED, size=S)[0]
+    grid, board = actor_demo(pipe, image, samples=2, frames=2 * FRAMES, seed=SEED)
+    return out, paths, grid, board
+
+
+def test_the_demo_writes_a_gif_an_mp4_and_a_storyboard_per_actor(demo):
+    out, paths, grid, board = demo
+    names = ["actor0.gif", "actor0.mp4", "actor0_storyboard.png"]
+    assert [p.name for p in paths] == names
+    assert sorted(p.name for p in out.iterdir()) == names
+    n = len(PENN_ACTIONS)
+    assert grid.shape[0] == 2 * FRAMES + 1 and grid.shape[1] > n * 2 * S  # a row per action
+    np.testing.assert_array_equal(read_image(out / "actor0_storyboard.png"), board)
+
+
+def test_the_gif_and_the_mp4_hold_the_rendered_frames(demo):
+    out, _, grid, _ = demo
+    gif = read_video(out / "actor0.gif")
+    assert gif.shape == grid.shape  # frames that repeat are stored once, read back as many
+    assert read_video_fps(out / "actor0.gif") == 8.0
+    error = np.abs(gif.astype(int) - grid)
+    assert error.mean() <= GIF_MEAN_ERROR and error.max() <= GIF_MAX_ERROR, error.max()
+    mp4 = read_video(out / "actor0.mp4")  # an odd size would be padded by one pixel
+    assert len(mp4) == len(grid) and read_video_fps(out / "actor0.mp4") == 8.0
+    h, w = grid.shape[1:3]
+    assert np.abs(mp4[:, :h, :w].astype(int) - grid).mean() <= MP4_MEAN_ERROR
+
+
+def test_the_gif_is_far_smaller_than_with_a_palette_per_frame(demo, tmp_path):
+    out, _, grid, _ = demo
+    before = write_video(tmp_path / "per_frame.gif", grid, fps=8)
+    ratio = (out / "actor0.gif").stat().st_size / before.stat().st_size
+    assert ratio <= GIF_SIZE_RATIO, ratio
 
 
 def test_the_real_video_is_synthetic_and_its_first_frame_is_the_input(pipe, videos):
@@ -61,7 +115,7 @@ def test_files_hold_real_above_generated_for_every_action(pipe, videos, tmp_path
     paths = compare_actions(
         pipe, tmp_path, actors=2, frames=FRAMES, seed=SEED, scale=1, progress=False
     )
-    names = ["actor0_compare.gif", "actor0_compare.png", "actor1_compare.gif", "actor1_compare.png"]
+    names = [f"actor{a}_compare.{kind}" for a in (0, 1) for kind in ("gif", "mp4", "png")]
     assert [p.name for p in paths] == names
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     n = len(PENN_ACTIONS)
@@ -85,6 +139,9 @@ def test_files_hold_real_above_generated_for_every_action(pipe, videos, tmp_path
         n * (column_w + PAIR_GAP) + PAIR_GAP,
         3,
     )
+    # The real videos move: frames that differ everywhere read back within the tolerance.
+    error = np.abs(grid.astype(int) - compare_grid(videos))
+    assert error.mean() <= GIF_MEAN_ERROR and error.max() <= GIF_MAX_ERROR, error.max()
 
 
 def test_only_a_model_of_the_synthetic_actions_can_be_compared(pipe, tmp_path):

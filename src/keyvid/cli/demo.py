@@ -13,9 +13,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "demo",
         help="generate every action for a few unseen synthetic actors (start here)",
         description="Draw a few synthetic actors the model never saw, generate every action "
-        "for each with several samples, and write one animated grid (actor<i>.gif) and one "
-        "storyboard (actor<i>_storyboard.png, the paper's Figure 5 layout) per actor. "
-        "With --compare, also real against generated for every action (actor<i>_compare.*).",
+        "for each with several samples, and write one animated grid (actor<i>.gif, and the "
+        "same as actor<i>.mp4, far smaller) and one storyboard (actor<i>_storyboard.png, the "
+        "paper's Figure 5 layout) per actor. With --compare, also real against generated for "
+        "every action (actor<i>_compare.*).",
         epilog="Examples: keyvid demo --out demo; keyvid demo --compare --out demo",
     )
     demo.add_argument("--out", type=Path, default=Path("keyvid-demo"), help="output folder")
@@ -27,7 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--compare",
         action="store_true",
-        help="also write actor<i>_compare.png and .gif: for every action, the actor's real "
+        help="also write actor<i>_compare.png, .gif and .mp4: for every action, the actor's real "
         "synthetic video above the one the model generates from its first frame (one "
         "sample); needs a model of the synthetic actions, such as synth",
     )

@@ -4,7 +4,8 @@ Reading: container files (.mp4 .mov .avi .mkv .webm ...) through PyAV, GIFs
 through Pillow (palette, transparency and frame disposal resolved to RGB), and
 folders of numbered frames (naturally sorted, so ``2.png`` comes before
 ``10.png``). Writing: ``.mp4`` (H.264 through PyAV, MPEG-4 Part 2 if no H.264
-encoder is built in) and ``.gif`` (Pillow, loops forever), always atomically,
+encoder is built in) and ``.gif`` (Pillow, loops forever; a palette per frame, or
+with ``gif_palette="shared"`` one palette for the whole video), always atomically,
 all at once (``write_video``) or as frames arrive (``open_video``).
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -47,6 +49,16 @@ _GIF_HINT = "re-download it or export it again"
 # holds one segment in memory; each segment starts with a whole frame.
 _GIF_SEGMENT_FRAMES = 64
 _GIF_SEGMENT_PIXELS = 1 << 22
+# gif_palette="shared": the palette has 255 colours, so index 255 is free to mark the
+# pixels a frame leaves as they were (transparent over the previous frame).
+_GIF_SHARED_COLORS = 255
+_GIF_UNCHANGED = 255
+# ... and a pixel keeps the colour it shows while that is at most this many levels (of
+# 255, in its worst channel) further from the frame's colour than the nearest palette
+# colour is: slight flicker (a generated background) is not stored again and again.
+_GIF_KEEP_WITHIN = 4
+GIF_PALETTES: tuple[str, ...] = ("frame", "shared")
+GifPalette = Literal["frame", "shared"]
 
 
 FrameTransform = Callable[[np.ndarray], np.ndarray]
@@ -98,7 +110,11 @@ def read_video_fps(path: str | Path) -> float | None:
 
 
 def write_video(
-    path: str | Path, frames: np.ndarray | Sequence[np.ndarray], *, fps: float = 8.0
+    path: str | Path,
+    frames: np.ndarray | Sequence[np.ndarray],
+    *,
+    fps: float = 8.0,
+    gif_palette: GifPalette = "frame",
 ) -> Path:
     """Write frames to ``.mp4`` or ``.gif`` (chosen by suffix) atomically; return the path.
 
@@ -107,10 +123,20 @@ def write_video(
     height or width is padded by one replicated row or column at the bottom or
     right: the file is then one pixel larger than the input. ``open_video`` writes
     the same file from frames that arrive a chunk at a time.
+
+    ``gif_palette`` (GIF only; MP4 ignores it): ``"frame"`` gives each frame its own
+    256 colours (Pillow's adaptive palette), best when colours change over the video.
+    ``"shared"`` quantises every frame to one 255-colour palette chosen from the first
+    frames written (here: all of them), without dithering, so a pixel that did not
+    change keeps its colour index (and one that changed by a few levels keeps its
+    colour, at most 4 levels worse than the nearest palette colour) and each frame
+    stores only the rectangle that changed, with the unchanged pixels in it
+    transparent: several times smaller for videos whose pixels mostly stay put (grids,
+    captions, still backgrounds).
     """
-    path = _check_output(path, fps)
+    path = _check_output(path, fps, gif_palette)
     array = _as_frames(frames)
-    with open_video(path, fps=fps) as video:
+    with open_video(path, fps=fps, gif_palette=gif_palette) as video:
         video.write(array)
     return path
 
@@ -118,10 +144,12 @@ def write_video(
 class VideoWriter:
     """An open ``.mp4`` or ``.gif`` that takes frames as they come (made by ``open_video``)."""
 
-    def __init__(self, tmp: Path, path: Path, fps: float) -> None:
+    def __init__(
+        self, tmp: Path, path: Path, fps: float, gif_palette: GifPalette = "frame"
+    ) -> None:
         self.path, self.fps, self.frames = path, fps, 0
-        self._tmp = tmp
-        self._encoder: _GifEncoder | _Mp4Encoder | None = None
+        self._tmp, self._gif_palette = tmp, gif_palette
+        self._encoder: _GifEncoder | _SharedPaletteGifEncoder | _Mp4Encoder | None = None
         self._shape: tuple[int, ...] = ()
 
     def write(self, frames: np.ndarray | Sequence[np.ndarray]) -> None:
@@ -134,11 +162,19 @@ class VideoWriter:
         self._shape = array.shape[1:]
         with _writing(self.path):
             if self._encoder is None:
-                encoder = _GifEncoder if self.path.suffix.lower() == ".gif" else _Mp4Encoder
-                self._encoder = encoder(self._tmp, self._shape, self.fps)
+                self._encoder = self._open_encoder(array)
             for frame in array:
                 self._encoder.write(frame)
         self.frames += len(array)
+
+    def _open_encoder(
+        self, first: np.ndarray
+    ) -> _GifEncoder | _SharedPaletteGifEncoder | _Mp4Encoder:
+        if self.path.suffix.lower() != ".gif":
+            return _Mp4Encoder(self._tmp, self._shape, self.fps)
+        if self._gif_palette == "shared":
+            return _SharedPaletteGifEncoder(self._tmp, first, self.fps)
+        return _GifEncoder(self._tmp, self._shape, self.fps)
 
     def _finish(self) -> None:
         if self._encoder is None:
@@ -152,20 +188,23 @@ class VideoWriter:
 
 
 @contextmanager
-def open_video(path: str | Path, *, fps: float = 8.0) -> Iterator[VideoWriter]:
+def open_video(
+    path: str | Path, *, fps: float = 8.0, gif_palette: GifPalette = "frame"
+) -> Iterator[VideoWriter]:
     """Write a video chunk by chunk, holding only a few frames however long it gets.
 
         with open_video("out.gif", fps=8) as video:
             for chunk in chunks:  # (n, H, W, 3) uint8
                 video.write(chunk)
 
-    The file is the one ``write_video`` makes from all the frames at once. It appears
-    under ``path`` only when the block ends without an error, and is absent (or the
-    previous file is kept) otherwise; no frames at all is a ValueError.
+    The file is the one ``write_video`` makes from all the frames at once, except
+    that a ``gif_palette="shared"`` palette is chosen from the first chunk only. It
+    appears under ``path`` only when the block ends without an error, and is absent
+    (or the previous file is kept) otherwise; no frames at all is a ValueError.
     """
-    path = _check_output(path, fps)
+    path = _check_output(path, fps, gif_palette)
     with atomic_output(path) as tmp:
-        writer = VideoWriter(tmp, path, fps)
+        writer = VideoWriter(tmp, path, fps, gif_palette)
         try:
             yield writer
             writer._finish()
@@ -369,8 +408,8 @@ def _as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     return np.stack(rgb)
 
 
-def _check_output(path: str | Path, fps: float) -> Path:
-    """``path`` as a Path, once its suffix and ``fps`` are known to be writable."""
+def _check_output(path: str | Path, fps: float, gif_palette: str = "frame") -> Path:
+    """``path`` as a Path, once its suffix, ``fps`` and ``gif_palette`` are known to be writable."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in WRITE_SUFFIXES:
@@ -380,6 +419,10 @@ def _check_output(path: str | Path, fps: float) -> Path:
         )
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps}")
+    if gif_palette not in GIF_PALETTES:
+        raise ValueError(
+            f"gif_palette must be one of {', '.join(GIF_PALETTES)}, got {gif_palette!r}"
+        )
     return path
 
 
@@ -431,11 +474,14 @@ class _GifEncoder:
         self._segment = []
 
 
-def _gif_header(width: int, height: int, fps: float) -> bytes:
-    """GIF89a with no global colour table, looping forever, tagged with ``fps``."""
-    screen = struct.pack("<HHBBB", width, height, 0, 0, 0)
+def _gif_header(width: int, height: int, fps: float, table: bytes = b"") -> bytes:
+    """GIF89a looping forever, tagged with ``fps``; ``table``: its global colour table
+    (256 RGB triples), none when empty."""
+    flags = 0xF7 if table else 0  # a table of 2 ** (7 + 1) colours, 8 bits per primary
+    screen = struct.pack("<HHBBB", width, height, flags, 0, 0)
     loop = b"!\xff\x0bNETSCAPE2.0" + _sub_blocks(struct.pack("<BH", 1, 0))
-    return b"GIF89a" + screen + loop + b"!\xfe" + _sub_blocks(f"{_GIF_TAG}{float(fps)!r}".encode())
+    tag = b"!\xfe" + _sub_blocks(f"{_GIF_TAG}{float(fps)!r}".encode())
+    return b"GIF89a" + screen + table + loop + tag
 
 
 def _sub_blocks(data: bytes) -> bytes:
@@ -468,6 +514,99 @@ def _gif_frames(data: bytes) -> bytes:
             raise ValueError(f"unexpected GIF block {data[pos]:#x} at byte {pos}")
         pos = end
     return bytes(out)
+
+
+class _SharedPaletteGifEncoder:
+    """A GIF whose frames share one palette (``gif_palette="shared"``), written frame by
+    frame while holding only the colour indices on screen.
+
+    The palette (255 colours, Pillow's fast octree) is chosen from whole frames spread
+    over the first chunk, at most ``_GIF_SEGMENT_PIXELS`` pixels of them, and goes in the
+    header as the global colour table. Frames are mapped to it without dithering, so a
+    pixel that stays put keeps its index; one that changed slightly keeps it too while
+    its colour on screen is at most ``_GIF_KEEP_WITHIN`` levels worse than the nearest
+    palette colour. Each frame after the first stores only the rectangle around the
+    pixels that change, the others in it as the transparent index 255 over the previous
+    frame (disposal 1: left in place). A frame with nothing to change lengthens the
+    previous one's delay, as Pillow merges equal frames, so frames are held back by one
+    until their delay is known.
+    """
+
+    def __init__(self, tmp: Path, first: np.ndarray, fps: float) -> None:
+        count, h, w = first.shape[:3]
+        picks = np.linspace(0, count - 1, max(1, min(count, _GIF_SEGMENT_PIXELS // (h * w))))
+        mosaic = Image.fromarray(first[picks.round().astype(int)].reshape(-1, w, 3))
+        self._palette = mosaic.quantize(_GIF_SHARED_COLORS, method=Image.Quantize.FASTOCTREE)
+        self._table = bytes(self._palette.getpalette() or []).ljust(768, b"\0")[:768]
+        self._colors = np.frombuffer(self._table, np.uint8).reshape(256, 3).astype(np.int16)
+        self._duration = 1000.0 / fps
+        self._shown: np.ndarray | None = None  # (H, W) colour indices on screen
+        self._pending: tuple[bytes, bool] | None = None  # an image's bytes, transparent?
+        self._pending_ms = 0.0
+        self._file = open(tmp, "wb")  # noqa: SIM115 (closed by finish or close)
+        self._file.write(_gif_header(w, h, fps, self._table))
+
+    def write(self, frame: np.ndarray) -> None:
+        image = Image.fromarray(frame).quantize(palette=self._palette, dither=Image.Dither.NONE)
+        index = np.asarray(image)
+        if self._shown is None:
+            top, left, data, transparent = 0, 0, index, False
+        else:
+            rgb = frame.astype(np.int16)
+            new = np.abs(self._colors[index] - rgb).max(-1)
+            kept = np.abs(self._colors[self._shown] - rgb).max(-1)
+            index = np.where(kept <= new + _GIF_KEEP_WITHIN, self._shown, index)
+            changed = index != self._shown
+            if not changed.any():
+                self._pending_ms += self._duration
+                return
+            rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
+            top, left = int(rows[0]), int(cols[0])
+            box = (slice(top, rows[-1] + 1), slice(left, cols[-1] + 1))
+            data, transparent = np.where(changed, index, _GIF_UNCHANGED)[box], True
+        self._flush()
+        self._pending, self._pending_ms = (
+            (self._image(data, left, top), transparent),
+            self._duration,
+        )
+        self._shown = index
+
+    def finish(self) -> None:
+        self._flush()
+        self._file.write(b";")  # the trailer
+        self._file.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _flush(self) -> None:
+        """Write the held-back frame, now that its delay is known."""
+        if self._pending is None:
+            return
+        image, transparent = self._pending
+        delay = int(self._pending_ms / 10)  # centiseconds, rounded down as Pillow does
+        flags = 1 << 2 | int(transparent)  # disposal 1 (keep the frame), transparency flag
+        control = struct.pack("<BBBBHBB", 0x21, 0xF9, 4, flags, delay, _GIF_UNCHANGED, 0)
+        self._file.write(control + image)
+        self._pending = None
+
+    def _image(self, data: np.ndarray, left: int, top: int) -> bytes:
+        """Image descriptor and LZW data of ``data`` (colour indices into the header's
+        table) at ``(left, top)``, encoded by Pillow."""
+        image = Image.fromarray(np.ascontiguousarray(data, dtype=np.uint8))  # mode L
+        image.putpalette(self._table)  # now mode P
+        buffer = io.BytesIO()
+        # optimize=False: Pillow would otherwise renumber the colours of a small image.
+        image.save(buffer, format="GIF", optimize=False)
+        frame = _gif_frames(buffer.getvalue())  # Pillow's global table made local
+        while frame[0] == 0x21:  # an extension of Pillow's (none is expected): ours replace it
+            frame = frame[_after_sub_blocks(frame, 2) :]
+        packed = frame[9]
+        table = frame[10 : 10 + _table_bytes(packed)] if packed & 0x80 else b""
+        if table != self._table:  # the indices would not mean the header's colours
+            raise RuntimeError("Pillow rewrote the palette of a GIF frame")
+        descriptor = struct.pack("<BHH", 0x2C, left, top) + frame[5:9]
+        return descriptor + bytes([packed & ~0x87 & 0xFF]) + frame[10 + len(table) :]
 
 
 def _table_bytes(packed: int) -> int:
