@@ -18,7 +18,7 @@ from keyvid.data import (
     prepare_synthetic,
 )
 from keyvid.errors import KeyvidError
-from keyvid.pipeline.generate import Generation, Pipeline
+from keyvid.pipeline.generate import Generation, GenerationStream, Pipeline
 
 # The training API, imported on first use (PEP 562): loading and running a pipeline
 # never imports a trainer.
@@ -49,6 +49,7 @@ __all__ = [
     "DatasetWriter",
     "FramePairDataset",
     "Generation",
+    "GenerationStream",
     "KeyvidError",
     "Pipeline",
     "PreparedDataset",
