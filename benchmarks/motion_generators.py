@@ -28,10 +28,10 @@ import torch
 from benchmarks.common import print_table, write_result
 from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
-from keyvid.evaluation.generation import evaluation_windows
+from keyvid.evaluation.generation import evaluation_windows, window_keypoints
 from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
 from keyvid.models.load import load_classifier
-from keyvid.pipeline.generate import Pipeline, prepare_image
+from keyvid.pipeline.generate import Pipeline
 
 DIVERSITY_SEED = 10_000  # the second sample of video i is seeded by i + this
 
@@ -41,25 +41,25 @@ def measure(
     classifier,
     data: PreparedDataset,
     sampling: dict,
-    max_videos: int | None,
+    real_tracks: torch.Tensor,
 ) -> dict:
-    """Accuracy, per-action travel ratio and diversity of one sampling setting."""
+    """Accuracy, per-action travel ratio and diversity of one sampling setting, for the
+    first ``len(real_tracks)`` test videos; ``real_tracks`` (N, L, K, 2) is Q on each."""
     length = pipe.motion.config.length + 1
     videos, labels, travel, real_travel, diversity = [], [], [], [], []
-    for index, (window, action) in enumerate(evaluation_windows(data, length)):
-        if max_videos is not None and index >= max_videos:
-            break
+    windows = zip(evaluation_windows(data, length), real_tracks, strict=False)
+    for index, ((window, action), real) in enumerate(windows):
         first = pipe(window[0], action, frames=length - 1, seed=index, **sampling)
         videos.append(frames_to_tensor(first.frames[0]))  # (L, 3, H, W)
         labels.append(action)
-        kp = torch.from_numpy(first.keypoints)  # (1, L, K, 2)
-        second = keypoints_only(
-            pipe, kp[:, 0], action, length - 1, index + DIVERSITY_SEED, sampling
-        )
-        real = detect(pipe, window)  # (L, K, 2): Q on the real video
-        travel.append(float((kp[0, 1:] - kp[0, :1]).abs().mean()))
+        kp = first.keypoints[0]  # (L, K, 2)
+        # The second sample's keypoints alone: a stream samples its motion before rendering.
+        second = pipe.stream(
+            window[0], action, frames=length - 1, seed=index + DIVERSITY_SEED, **sampling
+        ).keypoints  # (1, L, K, 2)
+        travel.append(float(np.abs(kp[1:] - kp[:1]).mean()))
         real_travel.append(float((real[1:] - real[:1]).abs().mean()))
-        diversity.append(float((kp[:, 1:] - second).abs().mean()))
+        diversity.append(float(np.abs(first.keypoints[:, 1:] - second[:, 1:]).mean()))
     logits, _ = classify(classifier, videos)
     target = torch.tensor(labels)
     per_class = per_class_accuracy(logits, target, len(data.actions))
@@ -77,25 +77,6 @@ def measure(
         "diversity": float(np.mean(diversity)),
         "videos": len(labels),
     }
-
-
-@torch.inference_mode()
-def keypoints_only(
-    pipe: Pipeline, k0: torch.Tensor, action: int, frames: int, seed: int, sampling: dict
-) -> torch.Tensor:
-    """The keypoints ``pipe`` would sample with ``seed`` (as ``Pipeline.__call__`` draws
-    them), without rendering: (1, frames, K, 2)."""
-    act = torch.tensor([action]) if pipe.uses_action else None
-    rng = torch.Generator().manual_seed(seed)
-    options = {"scale": sampling.get("motion_scale"), "guidance": sampling.get("guidance")}
-    return pipe.motion.sample(k0, act, frames, rng, **options)
-
-
-@torch.inference_mode()
-def detect(pipe: Pipeline, window: np.ndarray) -> torch.Tensor:
-    """Q's keypoints on every frame of a (L, H, W, 3) window: (L, K, 2)."""
-    frames = torch.cat([prepare_image(f, pipe.image_size) for f in window])
-    return pipe.stage1.detector(frames)
 
 
 def sequence_ms(pipe: Pipeline, sampling: dict, repeats: int = 20) -> float:
@@ -141,10 +122,21 @@ def main() -> None:
         (f"diffusion raw, guidance {g}", diffusion, {"guidance": float(g)})
         for g in args.guidance.split(",")
     ]
+    tracks: dict[int, torch.Tensor] = {}  # Q's keypoints on the real windows, per pipeline
+
+    def real_tracks(pipe: Pipeline) -> torch.Tensor:
+        if id(pipe) not in tracks:
+            length = pipe.motion.config.length + 1
+            kp, _ = window_keypoints(
+                data, pipe.stage1.detector, length=length, image_size=pipe.image_size
+            )
+            tracks[id(pipe)] = kp  # (N, L, K, 2)
+        return tracks[id(pipe)]
+
     rows, details = [], {}
     for label, pipe, sampling in settings:
         start = time.time()
-        m = measure(pipe, classifier, data, sampling, args.max_videos)
+        m = measure(pipe, classifier, data, sampling, real_tracks(pipe)[: args.max_videos])
         details[label] = m
         rows.append(
             {
