@@ -436,7 +436,27 @@ def _writing(path: Path) -> Iterator[None]:
         raise KeyvidError(message) from exc
 
 
-class _GifEncoder:
+class _GifFile:
+    """What both GIF encoders share: the file open under its header, and the trailer that
+    ends it once the last held-back frames are written (``_flush``)."""
+
+    def __init__(self, tmp: Path, header: bytes) -> None:
+        self._file = open(tmp, "wb")  # noqa: SIM115 (closed by finish or close)
+        self._file.write(header)
+
+    def finish(self) -> None:
+        self._flush()
+        self._file.write(b";")  # the trailer
+        self._file.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+
+class _GifEncoder(_GifFile):
     """A GIF written segment by segment: Pillow encodes a segment's frames (a palette per
     frame, only the changed region of each next frame, repeats merged into one longer
     frame) and the frames are copied under one header. A segment starts with a whole frame.
@@ -447,22 +467,13 @@ class _GifEncoder:
         self._size = max(1, min(_GIF_SEGMENT_FRAMES, _GIF_SEGMENT_PIXELS // (h * w)))
         self._duration = 1000.0 / fps
         self._segment: list[Image.Image] = []
-        self._file = open(tmp, "wb")  # noqa: SIM115 (closed by finish or close)
-        self._file.write(_gif_header(w, h, fps))
+        super().__init__(tmp, _gif_header(w, h, fps))
 
     def write(self, frame: np.ndarray) -> None:
         # What Pillow does to an RGB frame it saves; done here to keep 1 byte a pixel.
         self._segment.append(Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE))
         if len(self._segment) == self._size:
             self._flush()
-
-    def finish(self) -> None:
-        self._flush()
-        self._file.write(b";")  # the trailer
-        self._file.close()
-
-    def close(self) -> None:
-        self._file.close()
 
     def _flush(self) -> None:
         if not self._segment:
@@ -516,7 +527,7 @@ def _gif_frames(data: bytes) -> bytes:
     return bytes(out)
 
 
-class _SharedPaletteGifEncoder:
+class _SharedPaletteGifEncoder(_GifFile):
     """A GIF whose frames share one palette (``gif_palette="shared"``), written frame by
     frame while holding only the colour indices on screen.
 
@@ -543,8 +554,7 @@ class _SharedPaletteGifEncoder:
         self._shown: np.ndarray | None = None  # (H, W) colour indices on screen
         self._pending: tuple[bytes, bool] | None = None  # an image's bytes, transparent?
         self._pending_ms = 0.0
-        self._file = open(tmp, "wb")  # noqa: SIM115 (closed by finish or close)
-        self._file.write(_gif_header(w, h, fps, self._table))
+        super().__init__(tmp, _gif_header(w, h, fps, self._table))
 
     def write(self, frame: np.ndarray) -> None:
         image = Image.fromarray(frame).quantize(palette=self._palette, dither=Image.Dither.NONE)
@@ -570,14 +580,6 @@ class _SharedPaletteGifEncoder:
             self._duration,
         )
         self._shown = index
-
-    def finish(self) -> None:
-        self._flush()
-        self._file.write(b";")  # the trailer
-        self._file.close()
-
-    def close(self) -> None:
-        self._file.close()
 
     def _flush(self) -> None:
         """Write the held-back frame, now that its delay is known."""
