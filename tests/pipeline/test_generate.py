@@ -21,26 +21,9 @@ from tests.pipeline.tiny import (
     NUM_KEYPOINTS,
     STAGE1_TINY,
     build_tiny_diffusion,
-    build_tiny_models,
 )
 
 S = IMAGE_SIZE
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def pipe(models):
-    return Pipeline.from_pretrained(models.pipeline)
-
-
-@pytest.fixture(scope="module")
-def image(models):
-    """An actor the model never trained on: the first frame of a test video (64×64)."""
-    return np.array(PreparedDataset(models.data, "test").frames(0)[0])
 
 
 def as_uint8(x: torch.Tensor) -> np.ndarray:

@@ -9,11 +9,9 @@ import numpy as np
 import pytest
 
 from keyvid.cli import main
-from keyvid.data.format import PreparedDataset
 from keyvid.io import read_video, write_image, write_video
 from keyvid.io import video as video_module
 from keyvid.pipeline import generate
-from keyvid.pipeline.generate import Pipeline
 from keyvid.pipeline.outputs import (
     load_keypoints_json,
     render_videos,
@@ -22,26 +20,10 @@ from keyvid.pipeline.outputs import (
     save_videos,
 )
 from keyvid.viz import video_grid
-from tests.pipeline.tiny import IMAGE_SIZE, build_tiny_models
+from tests.pipeline.tiny import IMAGE_SIZE
 
 S = IMAGE_SIZE
 CALL = {"frames": 6, "samples": 3, "seed": 1}
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return build_tiny_models(tmp_path_factory.mktemp("tiny"))
-
-
-@pytest.fixture(scope="module")
-def pipe(models):
-    return Pipeline.from_pretrained(models.pipeline)
-
-
-@pytest.fixture(scope="module")
-def image(models):
-    """An actor the model never trained on: the first frame of a test video."""
-    return np.array(PreparedDataset(models.data, "test").frames(0)[0])
 
 
 def written_whole(result, out, *, grid, overlay, scale):
