@@ -10,7 +10,7 @@ read by the in-domain classifier. Reported per setting:
 - diversity: mean |sample_1 - sample_2| of two samples of one input (keypoint units);
 - ms/sequence: one 32-frame keypoint sequence for one input, median of 20 (2 threads).
 
-Choices (the guidance scale) are made on the development and validation splits:
+Choices (the guidance scale, ``--sample-steps``: DDIM steps) are made on the development and validation splits:
 
     python -m benchmarks.motion_generators --data /work/data/val8 --diffusion RUN \
         --guidance 1,2.5,4 --name motion_generators_val8
@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--diffusion", required=True, help="diffusion stage-2 run or pipeline")
     parser.add_argument("--guidance", default="1,2.5", help="guidance scales to try")
     parser.add_argument("--classifier", default="synth-classifier")
+    parser.add_argument(
+        "--sample-steps", default="", help="DDIM steps to try (default: the model's own)"
+    )
     parser.add_argument("--max-videos", type=int)
     parser.add_argument("--skip-cvae", action="store_true", help="only the diffusion settings")
     parser.add_argument("--threads", type=int, default=2)
@@ -118,9 +121,15 @@ def main() -> None:
             ("cVAE travel-calibrated", cvae, {}),
         ]
     )
+    steps = [int(n) for n in args.sample_steps.split(",") if n] or [None]
     settings += [
-        (f"diffusion raw, guidance {g}", diffusion, {"guidance": float(g)})
+        (
+            f"diffusion raw, guidance {g}" + (f", {n} DDIM steps" if n else ""),
+            diffusion,
+            {"guidance": float(g), "sample_steps": n},
+        )
         for g in args.guidance.split(",")
+        for n in steps
     ]
     tracks: dict[int, torch.Tensor] = {}  # Q's keypoints on the real windows, per pipeline
 
@@ -134,8 +143,14 @@ def main() -> None:
         return tracks[id(pipe)]
 
     rows, details = [], {}
+    default_steps = diffusion.motion.config.diffusion.sample_steps
     for label, pipe, sampling in settings:
         start = time.time()
+        sampling = dict(sampling)
+        # DDIM steps are the model's setting, not a sampling argument: set it for this row.
+        diffusion.motion.config.diffusion.sample_steps = sampling.pop("sample_steps", None) or (
+            default_steps
+        )
         m = measure(pipe, classifier, data, sampling, real_tracks(pipe)[: args.max_videos])
         details[label] = m
         rows.append(
