@@ -103,11 +103,18 @@ def barrier(world: World) -> None:
         dist.barrier()
 
 
+def collective_device() -> torch.device:
+    """Where tensors of a collective must live: NCCL reduces GPU tensors only, gloo CPU ones."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def any_rank(world: World, flag: bool) -> bool:
     """True on every rank if ``flag`` is true on any (e.g. a stop signal seen by one rank)."""
     if not world.distributed:
         return flag
-    value = torch.tensor([float(flag)])
+    value = torch.tensor([float(flag)], device=collective_device())
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item() > 0)
 
@@ -117,7 +124,9 @@ def mean_over_ranks(world: World, values: dict[str, float]) -> dict[str, float]:
     if not world.distributed or not values:
         return values
     keys = sorted(values)
-    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    tensor = torch.tensor(
+        [values[k] for k in keys], dtype=torch.float64, device=collective_device()
+    )
     dist.all_reduce(tensor)
     return dict(zip(keys, (tensor / world.size).tolist(), strict=True))
 
