@@ -8,9 +8,13 @@ read by the in-domain classifier. Reported per setting:
 - travel: per action, mean |k_t - k0| of the samples over that of Q's keypoints on the
   real video (1 = moves as far as the real motion; the issue asks for ±10 %);
 - diversity: mean |sample_1 - sample_2| of two samples of one input (keypoint units);
-- ms/sequence: one 32-frame keypoint sequence for one input, median of 20 (2 threads).
+- ms/sequence: one 32-frame keypoint sequence for one input, median of 20 (2 threads);
+- kp accuracy: the same samples' keypoints read by `keyvid evaluate`'s keypoint-sequence
+  classifier (trained on Q's keypoints of 512 training windows): the motion alone,
+  before the renderer; the row "Q on the real videos" is its figure on the real motion.
 
-Choices (the guidance scale, ``--sample-steps``: DDIM steps) are made on the development and validation splits:
+Choices (the guidance scale, ``--sample-steps``: DDIM steps) are made on the development
+and validation splits:
 
     python -m benchmarks.motion_generators --data /work/data/val8 --diffusion RUN \
         --guidance 1,2.5,4 --name motion_generators_val8
@@ -29,8 +33,11 @@ from benchmarks.common import print_table, write_result
 from keyvid.data.datasets import frames_to_tensor
 from keyvid.data.format import PreparedDataset
 from keyvid.evaluation.generation import evaluation_windows, window_keypoints
+from keyvid.evaluation.report import MOTION_CLASSIFIER_STEPS, MOTION_SEED
 from keyvid.metrics.actions import accuracy, classify, per_class_accuracy
+from keyvid.metrics.motion_recognition import classify_sequences, fit_sequence_classifier
 from keyvid.models.load import load_classifier
+from keyvid.models.sequence_classifier import SequenceClassifier
 from keyvid.pipeline.generate import Pipeline
 
 DIVERSITY_SEED = 10_000  # the second sample of video i is seeded by i + this
@@ -42,17 +49,19 @@ def measure(
     data: PreparedDataset,
     sampling: dict,
     real_tracks: torch.Tensor,
+    recogniser,
 ) -> dict:
     """Accuracy, per-action travel ratio and diversity of one sampling setting, for the
     first ``len(real_tracks)`` test videos; ``real_tracks`` (N, L, K, 2) is Q on each."""
     length = pipe.motion.config.length + 1
-    videos, labels, travel, real_travel, diversity = [], [], [], [], []
+    videos, labels, travel, real_travel, diversity, tracks = [], [], [], [], [], []
     windows = zip(evaluation_windows(data, length), real_tracks, strict=False)
     for index, ((window, action), real) in enumerate(windows):
         first = pipe(window[0], action, frames=length - 1, seed=index, **sampling)
         videos.append(frames_to_tensor(first.frames[0]))  # (L, 3, H, W)
         labels.append(action)
         kp = first.keypoints[0]  # (L, K, 2)
+        tracks.append(kp)
         # The second sample's keypoints alone: a stream samples its motion before rendering.
         second = pipe.stream(
             window[0], action, frames=length - 1, seed=index + DIVERSITY_SEED, **sampling
@@ -63,6 +72,7 @@ def measure(
     logits, _ = classify(classifier, videos)
     target = torch.tensor(labels)
     per_class = per_class_accuracy(logits, target, len(data.actions))
+    kp_logits, _ = classify_sequences(recogniser, np.stack(tracks))
     labels_np, travel_np, real_np = np.array(labels), np.array(travel), np.array(real_travel)
     ratio = {
         name: float(travel_np[labels_np == a].mean() / real_np[labels_np == a].mean())
@@ -71,6 +81,10 @@ def measure(
     }
     return {
         "accuracy": accuracy(logits, target),
+        "kp_accuracy": accuracy(kp_logits, target),
+        "kp_per_class": dict(
+            zip(data.actions, per_class_accuracy(kp_logits, target, len(data.actions)), strict=True)
+        ),
         "per_class": dict(zip(data.actions, per_class, strict=True)),
         "travel": ratio,
         "travel_mean": float(travel_np.mean() / real_np.mean()),
@@ -142,7 +156,39 @@ def main() -> None:
             tracks[id(pipe)] = kp  # (N, L, K, 2)
         return tracks[id(pipe)]
 
+    recognisers: dict[int, SequenceClassifier] = {}  # the motion-only reader, per pipeline
+
+    def recogniser(pipe: Pipeline) -> SequenceClassifier:
+        """`keyvid evaluate`'s keypoint-sequence classifier, on Q's training windows."""
+        if id(pipe) not in recognisers:
+            train = PreparedDataset(args.data, "train")
+            length = pipe.motion.config.length + 1
+            kp, labels = window_keypoints(
+                train, pipe.stage1.detector, length=length, image_size=pipe.image_size,
+                max_videos=512,
+            )  # fmt: skip
+            recognisers[id(pipe)] = fit_sequence_classifier(
+                kp, labels, len(data.actions), steps=MOTION_CLASSIFIER_STEPS, seed=MOTION_SEED
+            )
+        return recognisers[id(pipe)]
+
     rows, details = [], {}
+    # The yardstick's own figure: Q's keypoints on the real test videos.
+    real = real_tracks(diffusion)[: args.max_videos]
+    real_labels = torch.tensor([a for _, a in evaluation_windows(data, real.shape[1])])
+    real_labels = real_labels[: len(real)]
+    real_logits, _ = classify_sequences(recogniser(diffusion), real)
+    details["Q on the real videos"] = {
+        "kp_accuracy": accuracy(real_logits, real_labels),
+        "kp_per_class": dict(
+            zip(
+                data.actions,
+                per_class_accuracy(real_logits, real_labels, len(data.actions)),
+                strict=True,
+            )
+        ),
+    }
+    print(f"Q on the real videos: kp accuracy {details['Q on the real videos']['kp_accuracy']:.4f}")
     default_steps = diffusion.motion.config.diffusion.sample_steps
     for label, pipe, sampling in settings:
         start = time.time()
@@ -151,12 +197,15 @@ def main() -> None:
         diffusion.motion.config.diffusion.sample_steps = sampling.pop("sample_steps", None) or (
             default_steps
         )
-        m = measure(pipe, classifier, data, sampling, real_tracks(pipe)[: args.max_videos])
+        m = measure(
+            pipe, classifier, data, sampling, real_tracks(pipe)[: args.max_videos], recogniser(pipe)
+        )
         details[label] = m
         rows.append(
             {
                 "setting": label,
                 "accuracy": round(m["accuracy"], 4),
+                "kp accuracy": round(m["kp_accuracy"], 4),
                 "travel": round(m["travel_mean"], 3),
                 "travel min": round(min(m["travel"].values()), 3),
                 "travel max": round(max(m["travel"].values()), 3),
