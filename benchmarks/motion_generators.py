@@ -43,6 +43,15 @@ from keyvid.pipeline.generate import Pipeline
 DIVERSITY_SEED = 10_000  # the second sample of video i is seeded by i + this
 
 
+def recognition(logits: torch.Tensor, target: torch.Tensor, actions: list[str]) -> dict:
+    """kp accuracy overall and per action of the keypoint-sequence classifier's logits."""
+    per_class = per_class_accuracy(logits, target, len(actions))
+    return {
+        "kp_accuracy": accuracy(logits, target),
+        "kp_per_class": dict(zip(actions, per_class, strict=True)),
+    }
+
+
 def measure(
     pipe: Pipeline,
     classifier,
@@ -51,8 +60,9 @@ def measure(
     real_tracks: torch.Tensor,
     recogniser,
 ) -> dict:
-    """Accuracy, per-action travel ratio and diversity of one sampling setting, for the
-    first ``len(real_tracks)`` test videos; ``real_tracks`` (N, L, K, 2) is Q on each."""
+    """Accuracy (of the videos, and of their keypoints by ``recogniser``), per-action travel
+    ratio and diversity of one sampling setting, for the first ``len(real_tracks)`` test
+    videos; ``real_tracks`` (N, L, K, 2) is Q on each."""
     length = pipe.motion.config.length + 1
     videos, labels, travel, real_travel, diversity, tracks = [], [], [], [], [], []
     windows = zip(evaluation_windows(data, length), real_tracks, strict=False)
@@ -81,10 +91,7 @@ def measure(
     }
     return {
         "accuracy": accuracy(logits, target),
-        "kp_accuracy": accuracy(kp_logits, target),
-        "kp_per_class": dict(
-            zip(data.actions, per_class_accuracy(kp_logits, target, len(data.actions)), strict=True)
-        ),
+        **recognition(kp_logits, target, data.actions),
         "per_class": dict(zip(data.actions, per_class, strict=True)),
         "travel": ratio,
         "travel_mean": float(travel_np.mean() / real_np.mean()),
@@ -145,15 +152,15 @@ def main() -> None:
         for g in args.guidance.split(",")
         for n in steps
     ]
-    tracks: dict[int, torch.Tensor] = {}  # Q's keypoints on the real windows, per pipeline
+    # Q's keypoints (N, L, K, 2) on the real windows and their actions (N,), per pipeline.
+    tracks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def real_tracks(pipe: Pipeline) -> torch.Tensor:
+    def real_tracks(pipe: Pipeline) -> tuple[torch.Tensor, torch.Tensor]:
         if id(pipe) not in tracks:
             length = pipe.motion.config.length + 1
-            kp, _ = window_keypoints(
+            tracks[id(pipe)] = window_keypoints(
                 data, pipe.stage1.detector, length=length, image_size=pipe.image_size
             )
-            tracks[id(pipe)] = kp  # (N, L, K, 2)
         return tracks[id(pipe)]
 
     recognisers: dict[int, SequenceClassifier] = {}  # the motion-only reader, per pipeline
@@ -165,7 +172,7 @@ def main() -> None:
             length = pipe.motion.config.length + 1
             kp, labels = window_keypoints(
                 train, pipe.stage1.detector, length=length, image_size=pipe.image_size,
-                max_videos=512,
+                max_videos=512,  # keyvid evaluate's default (max_train_videos)
             )  # fmt: skip
             recognisers[id(pipe)] = fit_sequence_classifier(
                 kp, labels, len(data.actions), steps=MOTION_CLASSIFIER_STEPS, seed=MOTION_SEED
@@ -174,20 +181,9 @@ def main() -> None:
 
     rows, details = [], {}
     # The yardstick's own figure: Q's keypoints on the real test videos.
-    real = real_tracks(diffusion)[: args.max_videos]
-    real_labels = torch.tensor([a for _, a in evaluation_windows(data, real.shape[1])])
-    real_labels = real_labels[: len(real)]
+    real, real_labels = (t[: args.max_videos] for t in real_tracks(diffusion))
     real_logits, _ = classify_sequences(recogniser(diffusion), real)
-    details["Q on the real videos"] = {
-        "kp_accuracy": accuracy(real_logits, real_labels),
-        "kp_per_class": dict(
-            zip(
-                data.actions,
-                per_class_accuracy(real_logits, real_labels, len(data.actions)),
-                strict=True,
-            )
-        ),
-    }
+    details["Q on the real videos"] = recognition(real_logits, real_labels, data.actions)
     print(f"Q on the real videos: kp accuracy {details['Q on the real videos']['kp_accuracy']:.4f}")
     default_steps = diffusion.motion.config.diffusion.sample_steps
     for label, pipe, sampling in settings:
@@ -197,9 +193,8 @@ def main() -> None:
         diffusion.motion.config.diffusion.sample_steps = sampling.pop("sample_steps", None) or (
             default_steps
         )
-        m = measure(
-            pipe, classifier, data, sampling, real_tracks(pipe)[: args.max_videos], recogniser(pipe)
-        )
+        real = real_tracks(pipe)[0][: args.max_videos]
+        m = measure(pipe, classifier, data, sampling, real, recogniser(pipe))
         details[label] = m
         rows.append(
             {
